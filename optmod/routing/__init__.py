@@ -1,0 +1,57 @@
+"""Routers: the name table and the one function that builds a router by name.
+
+Learned routers load their artifacts when built; one whose artifact or library is missing raises
+`ArtifactError`, and `build_router` falls back to `rule_based`, says so once in the log, and reports the
+fallback through `ActiveRouter` (shown by /optmod/status).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from optmod.config import RoutersSettings
+from optmod.registry import ModelRegistry
+from optmod.routing.base import ArtifactError, Decision, ModelScore, Router, RouteRequest
+from optmod.routing.passthrough import PassthroughRouter
+from optmod.routing.rule_based import RuleBasedRouter
+
+logger = logging.getLogger("optmod.routing")
+
+ROUTERS: dict[str, type[Router]] = {
+    "passthrough": PassthroughRouter,
+    "rule_based": RuleBasedRouter,
+}
+
+__all__ = ["ROUTERS", "ActiveRouter", "ArtifactError", "Decision", "ModelScore", "RouteRequest", "Router"]
+
+
+class UnknownRouterError(KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.valid = tuple(ROUTERS)
+
+    def __str__(self) -> str:
+        return f"unknown router {self.name!r}; valid routers: {', '.join(self.valid)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRouter:
+    """The router in use: the name asked for, the router that decides, and why they differ if they do."""
+
+    requested: str
+    router: Router
+    fallback_reason: str | None = None
+
+
+def build_router(name: str, settings: RoutersSettings, registry: ModelRegistry) -> ActiveRouter:
+    try:
+        router_class = ROUTERS[name]
+    except KeyError:
+        raise UnknownRouterError(name) from None
+    try:
+        return ActiveRouter(name, router_class(settings, registry))
+    except ArtifactError as exc:
+        logger.warning("router %s unavailable (%s); falling back to rule_based", name, exc)
+        return ActiveRouter(name, RuleBasedRouter(settings, registry), fallback_reason=str(exc))
