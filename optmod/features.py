@@ -66,9 +66,7 @@ _CREATIVE_HINTS = re.compile(
     re.IGNORECASE,
 )
 _SUMMARY_HINTS = re.compile(r"\b(summari[sz]e|summary|tl;?dr|key points|condense|shorten)\b", re.IGNORECASE)
-_TRANSLATE_HINTS = re.compile(
-    r"\b(translate|translation|in (?:french|german|spanish|chinese|japanese))\b", re.I
-)
+_TRANSLATE_HINTS = re.compile(r"\b(translate|translation|in (?:french|german|spanish|chinese|japanese))\b", re.I)
 _HARD_HINTS = re.compile(
     r"\b(prove|proof|optimi[sz]e|complex|rigorous|edge cases?|concurren\w*|distributed|architecture|"
     r"step by step|formal|derive|asymptotic|complexity|race condition|deadlock|scalab\w+|security|"
@@ -109,9 +107,7 @@ def message_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            part.get("text", "")
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "text"
+            part.get("text", "") for part in content if isinstance(part, Mapping) and part.get("type") == "text"
         )
     return ""
 

@@ -37,9 +37,7 @@ class MutatorPipeline:
     def __init__(self, config: Config, names: Iterable[str]) -> None:
         self.mutators: tuple[Mutator, ...] = tuple(_build(name, config) for name in names)
 
-    def apply(
-        self, body: dict[str, Any], model: ModelConfig, disabled: frozenset[str] = frozenset()
-    ) -> PipelineResult:
+    def apply(self, body: dict[str, Any], model: ModelConfig, disabled: frozenset[str] = frozenset()) -> PipelineResult:
         applied: list[str] = []
         details: dict[str, Any] = {}
         for mutator in self.mutators:

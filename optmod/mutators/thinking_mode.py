@@ -26,11 +26,7 @@ class ThinkingModeMutator(Mutator):
         if not model.supports_thinking or not isinstance(messages, list) or _has_switch(messages):
             return Mutation(body=body, applied=False)
         first = messages[0] if messages else None
-        if (
-            isinstance(first, dict)
-            and first.get("role") == "system"
-            and isinstance(first.get("content"), str)
-        ):
+        if isinstance(first, dict) and first.get("role") == "system" and isinstance(first.get("content"), str):
             rewritten = [{**first, "content": f"{THINK}\n{first['content']}"}, *messages[1:]]
         else:
             rewritten = [{"role": "system", "content": THINK}, *messages]

@@ -70,8 +70,7 @@ RULES = (
         "hard reasoning task",
         0.75,
         lambda r, rt: (
-            r.features.task_type in HARD_TASKS
-            and r.features.difficulty >= rt.settings.rule_based.hard_difficulty
+            r.features.task_type in HARD_TASKS and r.features.difficulty >= rt.settings.rule_based.hard_difficulty
         ),
         _in_tier(ORACLE),
     ),
