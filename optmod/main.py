@@ -1,0 +1,174 @@
+"""The application factory: builds the state at start-up, closes it at shutdown, and mounts the endpoints.
+
+`create_app(settings)` returns the ASGI app. The chat endpoint is a plain Starlette route (no dependency
+injection on the hot path); the control and stats endpoints are ordinary FastAPI routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from optmod import __version__
+from optmod.config import DEFAULT_CONFIG_PATH, Config, load_config, resolve_path
+from optmod.control import router as control_router
+from optmod.errors import (
+    InternalError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    OptmodError,
+    error_json,
+)
+from optmod.escalation import Cooldowns
+from optmod.forwarder import Forwarder
+from optmod.log import RequestLog
+from optmod.pin_stores import build_pin_store
+from optmod.proxy import handle_chat
+from optmod.session_pin import SessionPins
+from optmod.state import AppState, build_runtime
+
+logger = logging.getLogger("optmod")
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    """How to start: which config, demo or not, and the environment to read secrets from."""
+
+    config_path: Path = DEFAULT_CONFIG_PATH
+    demo: bool = False
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # Demo mode's simulated providers: 1.0 is realistic pacing, 0 answers at once (tests).
+    demo_latency_scale: float = 1.0
+
+
+def _error_response(error: OptmodError) -> Response:
+    return Response(error_json(error), error.status, headers=error.headers(), media_type="application/json")
+
+
+async def _optmod_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OptmodError)
+    return _error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _error_response(NotFoundError(f"no such endpoint: {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        return _error_response(MethodNotAllowedError(f"method {request.method} is not allowed on {request.url.path}"))
+    error = InvalidRequestError(str(exc.detail))
+    response = _error_response(error)
+    response.status_code = exc.status_code
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    return _error_response(InvalidRequestError(f"invalid request: {first.get('msg', 'bad input')}", param=param))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _error_response(InternalError("optmod hit an internal error; see its log"))
+
+
+async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, Any]:
+    """Everything a running proxy needs, and the demo simulator (or None) to stop at shutdown."""
+    simulator = None
+    if settings.demo:
+        from optmod.simulator import SimulatedProvider
+
+        simulator = SimulatedProvider.from_config(config, latency_scale=settings.demo_latency_scale)
+        config = config.with_base_url(await simulator.start())
+    forwarder = Forwarder(config.limits, settings.environ)
+    log = RequestLog(resolve_path(settings.config_path, config.log_path))
+    store = build_pin_store(config.session_store, settings.config_path.resolve().parent)
+    token_env = config.server.admin_token_env
+    state = AppState(
+        config_path=settings.config_path,
+        runtime=build_runtime(config, forwarder),
+        forwarder=forwarder,
+        log=log,
+        cooldowns=Cooldowns(),
+        pins=SessionPins(store, config),
+        admin_token=settings.environ.get(token_env) or None,
+        compressor_enabled=config.compressor.enabled,
+        demo=settings.demo,
+        demo_base_url=config.models[0].base_url if settings.demo else None,
+    )
+    _attach_observers(state)
+    return state, simulator
+
+
+def _attach_observers(state: AppState) -> None:
+    """Stats and metrics fold every log record as it is written."""
+    try:
+        from optmod.metrics import ProxyMetrics
+        from optmod.stats import StatsAggregate
+    except ImportError:  # the dashboard modules are optional while they are being built
+        return
+    stats = StatsAggregate(lambda: state.runtime.registry)
+    stats.rebuild(state.log.path)
+    metrics = ProxyMetrics()
+    state.log.subscribe(stats.add)
+    state.log.subscribe(metrics.observe)
+    state.stats, state.metrics = stats, metrics
+
+
+def create_app(settings: AppSettings | None = None) -> FastAPI:
+    settings = settings or AppSettings()
+    config = load_config(settings.config_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state, simulator = await start_state(settings, config)
+        app.state.optmod = state
+        logger.info(
+            "optmod %s: router %s, %d models%s",
+            __version__,
+            state.runtime.router.requested,
+            len(state.runtime.registry),
+            " (demo: simulated providers)" if settings.demo else "",
+        )
+        try:
+            yield
+        finally:
+            await state.tasks.drain()
+            await state.forwarder.close()
+            await state.pins.close()
+            state.log.close()
+            if simulator is not None:
+                await simulator.stop()
+
+    app = FastAPI(title="optmod", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_route("/v1/chat/completions", handle_chat, methods=["POST"])
+    app.include_router(control_router)
+    _include_dashboard(app)
+    app.add_exception_handler(OptmodError, _optmod_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.state.started = time.time()
+    return app
+
+
+def _include_dashboard(app: FastAPI) -> None:
+    try:
+        from optmod.dashboard import router as dashboard_router
+    except ImportError:  # the dashboard is optional while it is being built
+        return
+    app.include_router(dashboard_router)
