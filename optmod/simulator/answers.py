@@ -1,0 +1,245 @@
+"""The simulated model's answer: deterministic text, or a well-formed tool call when the request offers tools.
+
+Everything is drawn from one random generator seeded by the simulator's seed and the prompt's digest, so the
+same seed and request always give the same answer, and a different prompt gives a different one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from optmod.simulator.usage import CHARS_PER_TOKEN, count_text_tokens
+
+VOCABULARY = (
+    "the", "model", "routes", "each", "request", "to", "a", "cheaper", "tier", "when", "quality", "holds",
+    "and", "climbs", "only", "if", "it", "must", "cache", "prefix", "stays", "warm", "across", "turns",
+    "so", "cost", "falls", "while", "answers", "remain", "useful", "for", "agent", "tools", "stream",
+    "tokens", "quickly", "under", "load", "with", "fewer", "retries", "than", "before", "latency", "drops",
+    "because", "small", "models", "handle", "simple", "questions", "well", "larger", "ones", "reason",
+    "about", "hard", "problems", "in", "code", "math", "plain", "words",
+)  # fmt: skip
+MIN_OUTPUT_TOKENS = 20
+MAX_OUTPUT_TOKENS = 200
+# The function name and the call's framing count as tokens too, as providers bill them.
+TOOL_CALL_OVERHEAD_TOKENS = 8
+MAX_SCHEMA_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # a JSON object, serialized, as OpenAI sends it
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the model says. `pieces` are the stream chunks: text, or the tool call's argument fragments."""
+
+    pieces: tuple[str, ...]
+    completion_tokens: int
+    finish_reason: str
+    tool_call: ToolCall | None = None
+
+    @property
+    def content(self) -> str | None:
+        return None if self.tool_call else "".join(self.pieces)
+
+
+def seeded_random(seed: int, digest: bytes) -> random.Random:
+    # A str seed is hashed with SHA-512 by random.Random: the same on every run and machine.
+    return random.Random(f"{seed}:{digest.hex()}")
+
+
+def compose_answer(
+    body: Mapping[str, Any],
+    rng: random.Random,
+    output_tokens: int | None,
+    chunk_tokens: int,
+    empty: bool = False,
+) -> Answer:
+    """The answer to `body`: empty when asked to be, a tool call when tools are offered, text otherwise."""
+    if empty:
+        return Answer(pieces=(), completion_tokens=0, finish_reason="stop")
+    function = pick_function(body)
+    if function is not None:
+        return compose_tool_call(function, rng, chunk_tokens)
+    return compose_text(body, rng, output_tokens, chunk_tokens)
+
+
+def requested_limit(body: Mapping[str, Any]) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def compose_text(body: Mapping[str, Any], rng: random.Random, output_tokens: int | None, chunk_tokens: int) -> Answer:
+    count = output_tokens
+    if count is None:
+        count = rng.randint(MIN_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+    finish_reason = "stop"
+    limit = requested_limit(body)
+    if limit is not None and limit < count:
+        count, finish_reason = limit, "length"
+    words = rng.choices(VOCABULARY, k=count)
+    tokens = [" " + word for word in words]
+    if tokens:
+        tokens[0] = words[0].capitalize()
+        tokens[-1] += "."
+    pieces = tuple("".join(tokens[i : i + chunk_tokens]) for i in range(0, count, chunk_tokens))
+    return Answer(pieces=pieces, completion_tokens=count, finish_reason=finish_reason)
+
+
+def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The function to call: the one `tool_choice` names, else the first tool; None when tools are off."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice", "auto")
+    if not isinstance(tools, list) or choice == "none":
+        return None
+    functions: list[Mapping[str, Any]] = [
+        tool["function"] for tool in tools if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
+    ]
+    if not functions:
+        return None
+    named = choice.get("function") if isinstance(choice, Mapping) else None
+    wanted = named.get("name") if isinstance(named, Mapping) else None
+    return next((f for f in functions if f.get("name") == wanted), functions[0])
+
+
+def compose_tool_call(function: Mapping[str, Any], rng: random.Random, chunk_tokens: int) -> Answer:
+    schema = function.get("parameters")
+    arguments = fill_schema(schema, schema) if isinstance(schema, Mapping) else {}
+    if not isinstance(arguments, dict):
+        arguments = {}
+    text = orjson.dumps(arguments).decode()
+    name = function.get("name")
+    call = ToolCall(id=f"call_{rng.getrandbits(96):024x}", name=name if isinstance(name, str) else "", arguments=text)
+    step = CHARS_PER_TOKEN * chunk_tokens
+    pieces = tuple(text[i : i + step] for i in range(0, len(text), step))
+    tokens = count_text_tokens(len(text)) + TOOL_CALL_OVERHEAD_TOKENS
+    return Answer(pieces=pieces, completion_tokens=tokens, finish_reason="tool_calls", tool_call=call)
+
+
+def fill_schema(schema: Any, root: Any, depth: int = 0) -> Any:
+    """A value that satisfies `schema` as far as a tool call needs: every required property, the right types."""
+    if not isinstance(schema, Mapping) or depth > MAX_SCHEMA_DEPTH:
+        return None
+    if isinstance(schema.get("$ref"), str):
+        return fill_schema(resolve_ref(root, schema["$ref"]), root, depth + 1)
+    for key in ("const", "default"):
+        if key in schema:
+            return schema[key]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            typed = [o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")]
+            return fill_schema((typed or options)[0], root, depth + 1)
+    return VALUE_MAKERS.get(schema_type(schema), _make_string)(schema, root, depth)
+
+
+def schema_type(schema: Mapping[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if isinstance(kind, str):
+        return kind
+    if "properties" in schema:
+        return "object"
+    return "array" if "items" in schema else "string"
+
+
+def resolve_ref(root: Any, ref: str) -> Any:
+    """A local JSON pointer (`#/$defs/Name`) inside the tool's schema; None for anything else."""
+    if not ref.startswith("#"):
+        return None
+    node = root
+    for part in ref.lstrip("#").strip("/").split("/"):
+        if not part:
+            continue
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part.replace("~1", "/").replace("~0", "~"))
+    return node
+
+
+def _bounded_number(schema: Mapping[str, Any], preferred: float) -> float:
+    value = preferred
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    if isinstance(minimum, int | float) and value < minimum:
+        value = minimum
+    if isinstance(maximum, int | float) and value > maximum:
+        value = maximum
+    return value
+
+
+STRING_FORMATS = {
+    "date": "2025-01-01",
+    "date-time": "2025-01-01T00:00:00Z",
+    "email": "user@example.com",
+    "uri": "https://example.com/",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+}
+
+
+def _make_string(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    fixed = STRING_FORMATS.get(str(schema.get("format")))
+    if fixed is not None:
+        return fixed
+    length = schema.get("minLength")
+    text = "example"
+    if isinstance(length, int) and length > len(text):
+        text = (text * (length // len(text) + 1))[:length]
+    return text
+
+
+def _make_integer(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    return int(_bounded_number(schema, 1))
+
+
+def _make_number(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    return float(_bounded_number(schema, 1.5))
+
+
+def _make_boolean(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    return True
+
+
+def _make_null(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    return None
+
+
+def _make_array(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    if schema.get("maxItems") == 0:
+        return []
+    count = schema.get("minItems")
+    count = count if isinstance(count, int) and count > 1 else 1
+    return [fill_schema(schema.get("items", {}), root, depth + 1) for _ in range(count)]
+
+
+def _make_object(schema: Mapping[str, Any], root: Any, depth: int) -> Any:
+    properties = schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    required = schema.get("required")
+    names = [name for name in required if isinstance(name, str)] if isinstance(required, list) else []
+    return {name: fill_schema(properties.get(name, {"type": "string"}), root, depth + 1) for name in names}
+
+
+VALUE_MAKERS: dict[str, Callable[[Mapping[str, Any], Any, int], Any]] = {
+    "string": _make_string,
+    "integer": _make_integer,
+    "number": _make_number,
+    "boolean": _make_boolean,
+    "null": _make_null,
+    "array": _make_array,
+    "object": _make_object,
+}
