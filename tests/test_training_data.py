@@ -112,6 +112,14 @@ def test_select_models_keeps_prompts_with_every_outcome(dataset: RoutingDataset)
         dataset.select_models(["medium"])
 
 
+def test_without_models_keeps_every_prompt(dataset: RoutingDataset) -> None:
+    rest = dataset.without_models(["small"])
+    assert rest.model_names == ("large",)
+    assert len(rest) == 4 and np.isnan(rest.quality[2, 0])
+    with pytest.raises(DataError, match="unknown models"):
+        dataset.without_models(["medium"])
+
+
 def test_select_categories_matches_the_prefix_as_a_path(dataset: RoutingDataset) -> None:
     assert dataset.select_categories("math").ids == ("p1", "p2")  # not "mathematics"
     assert dataset.select_categories("law/contracts").ids == ("p4",)

@@ -108,6 +108,21 @@ class RoutingDataset:
         )
         return narrowed.subset(~np.isnan(narrowed.quality).any(axis=1))
 
+    def without_models(self, names: Sequence[str]) -> RoutingDataset:
+        """Every model except those named, keeping every prompt (for leave-models-out training)."""
+        dropped = set(names)
+        unknown = dropped - set(self.model_names)
+        if unknown:
+            raise DataError(f"{self.name}: unknown models {sorted(unknown)}; known: {', '.join(self.model_names)}")
+        columns = np.array([j for j, m in enumerate(self.models) if m.name not in dropped], dtype=np.int64)
+        return replace(
+            self,
+            models=tuple(self.models[c] for c in columns),
+            quality=self.quality[:, columns],
+            cost=self.cost[:, columns],
+            output_tokens=None if self.output_tokens is None else self.output_tokens[:, columns],
+        )
+
     def select_categories(self, prefix: str) -> RoutingDataset:
         """Prompts whose category is `prefix` or lies under it (`prefix/...`)."""
         below = prefix + "/"
