@@ -205,6 +205,14 @@ class Forwarder:
                         response.headers.get("Content-Type"),
                         time.perf_counter() - started,
                     )
+                if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+                    response.close()
+                    return Failure(
+                        SERVER_ERROR,
+                        response.status,
+                        f"{model.name}: answer is not an event stream",
+                        waited_s=time.perf_counter() - started,
+                    )
                 stream = OpenStream(model, response, self._limits.read_timeout_s)
                 failure = await stream.read_to_commit()
         except Exception as exc:

@@ -1,0 +1,136 @@
+"""Control endpoints: router swap (also under load), compressor toggle, log clear, restart, admin token."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from conftest import RunningProxy, chat_body, make_config_data
+
+from optmod.cli import BindRefusedError, check_bind
+from optmod.config import parse_config
+from optmod.routing import ROUTERS
+from optmod.simulator import Fault
+
+
+async def test_router_swap_and_unknown_router(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        swapped = await http.post(f"{proxy.root}/optmod/router/passthrough")
+        assert swapped.json()["active"] == "passthrough"
+        response = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())
+        assert response.headers["x-optmod-router"] == "passthrough"
+        assert response.headers["x-optmod-model"] == "reason-a"  # the primary model
+        unknown = await http.post(f"{proxy.root}/optmod/router/magic")
+        status = (await http.get(f"{proxy.root}/optmod/status")).json()
+    assert unknown.status_code == 404
+    message = unknown.json()["error"]["message"]
+    assert all(name in message for name in ROUTERS)
+    assert status["router"]["active"] == "passthrough"
+
+
+async def test_router_swap_under_load_drops_nothing(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient(timeout=20) as http:
+
+        async def traffic() -> list[int]:
+            return [
+                (await http.post(f"{proxy.base_url}/chat/completions", json=chat_body(f"q{i}"))).status_code
+                for i in range(15)
+            ]
+
+        async def swaps() -> None:
+            for name in ["passthrough", "rule_based"] * 5:
+                await http.post(f"{proxy.root}/optmod/router/{name}")
+                await asyncio.sleep(0.005)
+
+        results = await asyncio.gather(traffic(), traffic(), traffic(), swaps())
+    statuses = [s for batch in results[:3] for s in batch]
+    assert statuses == [200] * 45
+    routers = {r["router"] for r in proxy.records()}
+    assert routers == {"passthrough", "rule_based"}
+
+
+async def test_compressor_toggle(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        off = await http.post(f"{proxy.root}/optmod/compressor/off")
+        assert off.json() == {"compressor": "off"}
+        assert (await http.get(f"{proxy.root}/optmod/status")).json()["compressor"]["enabled"] is False
+        await http.post(f"{proxy.root}/optmod/compressor/on")
+        assert (await http.get(f"{proxy.root}/optmod/status")).json()["compressor"]["enabled"] is True
+        bad = await http.post(f"{proxy.root}/optmod/compressor/maybe")
+    assert bad.status_code == 404 and "on, off" in bad.json()["error"]["message"]
+
+
+async def test_log_clear(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())
+        assert len(proxy.records()) == 1
+        await http.post(f"{proxy.root}/optmod/log/clear")
+        assert proxy.records() == []
+        await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())
+    assert len(proxy.records()) == 1
+
+
+async def test_restart_reloads_config_and_keeps_it_when_invalid(proxy: RunningProxy) -> None:
+    data = yaml.safe_load(proxy.config_path.read_text())
+    async with httpx.AsyncClient(timeout=20) as http:
+        # A request in flight on the old pool finishes there.
+        proxy.simulator.inject(Fault("slow_first_byte", model="oracle-b", delay_s=0.5))
+        in_flight = asyncio.ensure_future(
+            http.post(f"{proxy.base_url}/chat/completions", json=chat_body(model="oracle-b"))
+        )
+        await asyncio.sleep(0.1)
+        data["models"] = [m for m in data["models"] if m["name"] != "oracle-b"]
+        proxy.config_path.write_text(yaml.safe_dump(data))
+        reloaded = await http.post(f"{proxy.root}/optmod/restart")
+        assert reloaded.status_code == 200 and reloaded.json()["models"] == 5
+        assert (await in_flight).headers["x-optmod-model"] == "oracle-b"
+        names = [m["id"] for m in (await http.get(f"{proxy.base_url}/models")).json()["data"]]
+        assert "oracle-b" not in names
+
+        proxy.config_path.write_text("models: [{name: broken}]\nprimary_model: broken\n")
+        refused = await http.post(f"{proxy.root}/optmod/restart")
+        assert refused.status_code == 400
+        assert "models.0.tier" in refused.json()["error"]["message"]
+        still = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())
+    assert still.status_code == 200
+    assert len(proxy.state.runtime.registry) == 5
+
+
+async def test_admin_token_guards_state_changes(proxy_factory: Any) -> None:
+    proxy = await proxy_factory(environ={"OPTMOD_ADMIN_TOKEN": "s3cret-token"})
+    async with httpx.AsyncClient() as http:
+        for path in ["router/passthrough", "compressor/off", "log/clear", "restart"]:
+            denied = await http.post(f"{proxy.root}/optmod/{path}")
+            assert denied.status_code == 401, path
+            assert denied.json()["error"]["type"] == "authentication_error"
+        wrong = await http.post(f"{proxy.root}/optmod/router/passthrough", headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        allowed = await http.post(
+            f"{proxy.root}/optmod/router/passthrough", headers={"authorization": "Bearer s3cret-token"}
+        )
+        assert allowed.status_code == 200
+        assert (await http.get(f"{proxy.root}/optmod/status")).status_code == 200
+
+
+def test_non_loopback_bind_needs_a_token() -> None:
+    config = parse_config(make_config_data())
+    with pytest.raises(BindRefusedError):
+        check_bind("0.0.0.0", config, {})
+    check_bind("0.0.0.0", config, {"OPTMOD_ADMIN_TOKEN": "t"})
+    check_bind("127.0.0.1", config, {})
+    check_bind("::1", config, {})
+    check_bind("localhost", config, {})
+
+
+async def test_status_shows_pool_router_pins_and_compressor(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        status = (await http.get(f"{proxy.root}/optmod/status")).json()
+    assert status["primary_model"] == "reason-a"
+    assert [m["name"] for m in status["models"]] == [m.name for m in proxy.state.runtime.registry]
+    assert {"tier", "input_usd_per_mtok", "context_window", "supports_vision"} <= set(status["models"][0])
+    assert status["router"]["requested"] == "rule_based" and status["router"]["fallback_reason"] is None
+    assert status["session_pins"]["active"] == 0
+    assert "enabled" in status["compressor"]

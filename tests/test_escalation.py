@@ -1,0 +1,100 @@
+"""Failure classification, the next-model policy and cooldowns, without a server."""
+
+from __future__ import annotations
+
+import inspect
+
+import aiohttp
+import pytest
+from conftest import make_config_data
+
+from optmod import escalation
+from optmod.config import parse_config
+from optmod.escalation import Cooldowns, Escalation, classify_exception, classify_status, parse_retry_after
+from optmod.registry import ModelRegistry
+
+
+def registry() -> ModelRegistry:
+    config = parse_config(make_config_data())
+    return ModelRegistry(config.models, config.primary_model)
+
+
+def every_client_error() -> list[type[BaseException]]:
+    return [
+        obj for _, obj in inspect.getmembers(aiohttp) if inspect.isclass(obj) and issubclass(obj, aiohttp.ClientError)
+    ]
+
+
+@pytest.mark.parametrize("exc_type", every_client_error(), ids=lambda t: t.__name__)
+def test_every_aiohttp_client_error_is_mapped(exc_type: type[BaseException]) -> None:
+    exc = exc_type.__new__(exc_type)
+    assert classify_exception(exc) in escalation.RETRYABLE | {escalation.SERVER_ERROR}
+
+
+def test_specific_transport_errors_map_to_their_class() -> None:
+    assert classify_exception(TimeoutError()) == escalation.TIMEOUT
+    assert classify_exception(aiohttp.ServerDisconnectedError()) == escalation.CONNECTION_RESET
+    assert classify_exception(ConnectionResetError()) == escalation.CONNECTION_RESET
+    with pytest.raises(TypeError):
+        classify_exception(ValueError("not transport"))
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (408, None, escalation.TIMEOUT),
+        (409, None, escalation.CONFLICT),
+        (429, {"code": "rate_limit_exceeded"}, escalation.RATE_LIMITED),
+        (500, None, escalation.SERVER_ERROR),
+        (502, None, escalation.SERVER_ERROR),
+        (503, None, escalation.SERVER_ERROR),
+        (400, {"code": "context_length_exceeded", "message": "too long"}, escalation.CONTEXT_LENGTH),
+        (400, {"message": "This endpoint's maximum context length is 8192 tokens"}, escalation.CONTEXT_LENGTH),
+        (413, None, escalation.CONTEXT_LENGTH),
+        (400, {"message": "temperature must be <= 2"}, escalation.CLIENT_ERROR),
+        (401, {"message": "bad key"}, escalation.CLIENT_ERROR),
+        (404, None, escalation.CLIENT_ERROR),
+        (422, None, escalation.CLIENT_ERROR),
+    ],
+)
+def test_status_classification(status: int, error: dict[str, str] | None, expected: str) -> None:
+    assert classify_status(status, error) == expected
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    assert parse_retry_after("-1") is None
+
+
+def test_escalation_climbs_one_tier_at_a_time_then_gives_up() -> None:
+    pool = registry()
+    policy = Escalation(pool, pool.models, Cooldowns())
+    assert policy.next_model(pool["fast-a"], escalation.SERVER_ERROR, ["fast-a"]).name == "reason-a"
+    assert policy.next_model(pool["reason-a"], escalation.TIMEOUT, ["fast-a", "reason-a"]).name == "oracle-a"
+    tried = ["fast-a", "reason-a", "oracle-a"]
+    assert policy.next_model(pool["oracle-a"], escalation.SERVER_ERROR, tried).name == "oracle-b"
+    assert policy.next_model(pool["oracle-b"], escalation.SERVER_ERROR, [*tried, "oracle-b"]) is None
+
+
+def test_escalation_skips_cooling_models() -> None:
+    pool = registry()
+    now = [100.0]
+    cooldowns = Cooldowns(clock=lambda: now[0])
+    cooldowns.cool("reason-a", 5)
+    policy = Escalation(pool, pool.models, cooldowns)
+    assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-b"
+    now[0] = 105.1
+    assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-a"
+    assert cooldowns.snapshot() == {}
+
+
+def test_context_length_goes_only_to_a_larger_window() -> None:
+    pool = registry()
+    policy = Escalation(pool, pool.models, Cooldowns())
+    # fast-a has 32k; the smallest larger window is fast-b's 64k, even though it is the same tier.
+    assert policy.next_model(pool["fast-a"], escalation.CONTEXT_LENGTH, ["fast-a"]).name == "fast-b"
+    assert policy.next_model(pool["reason-b"], escalation.CONTEXT_LENGTH, ["reason-b"]).name == "oracle-b"
+    assert policy.next_model(pool["oracle-b"], escalation.CONTEXT_LENGTH, ["oracle-b"]) is None
