@@ -13,8 +13,8 @@ Phases, by the time since the session's last successful turn (`age`):
 Escapes override a hard or soft pin, checked in this order: the pinned model left the registry
 (`evicted_missing_model`); the request has images and the pinned model lacks vision (`evicted_vision`); the
 prompt plus room for the answer no longer fits the pinned model's window (`evicted_context`), except that a
-hard pin is first rehomed (`rehomed_context`, see `rehome_for_context`). An evicted pin is dropped from the
-store. `evicted_post_failure` is the proxy's: the forced model failed, `record_failure` drops the pin, and the
+hard pin is first rehomed (`rehomed_context`, see `rehome_for_context`). An evicted or rehomed pin is dropped
+from the store; whichever model answers is pinned afresh. `evicted_post_failure` is the proxy's: the forced model failed, `record_failure` drops the pin, and the
 request escalates as usual.
 """
 
@@ -214,7 +214,8 @@ class SessionPins:
         if pin is None:
             return FRESH
         plan = plan_for_pin(pin, max(self._clock() - pin.last_ts, 0.0), features, registry, self.windows)
-        if plan.evicted:
+        if plan.evicted or plan.state == "rehomed_context":
+            # The old pin can no longer serve this session; the model that answers next is pinned instead.
             await self._drop(session_id, pin.model)
         return plan
 

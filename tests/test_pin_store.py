@@ -309,6 +309,7 @@ async def test_a_hard_pin_outgrown_moves_to_the_closest_wider_model(pins: tuple[
     await pins[0].record_success("s", CHEAP, Usage())
     plan = await plan_after(pins, 1, estimated_tokens=20_000)
     assert plan == PinPlan("rehomed_context", model="wide", pinned_model="cheap")
+    assert await pins[0].store.get("s") is None  # if "wide" fails, nothing points back at "cheap"
 
 
 async def test_active_count_counts_pins_inside_the_soft_window(pins: tuple[SessionPins, Clock]) -> None:
@@ -370,6 +371,38 @@ def test_redis_passwords_never_reach_the_status_page() -> None:
     assert redact_url("redis://app:s3cret@cache:6379/0") == "redis://app:***@cache:6379/0"
     assert redact_url("redis://:s3cret@cache:6379") == "redis://:***@cache:6379"
     assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+async def test_sqlite_checkpoints_keep_the_wal_from_growing(tmp_path: Path) -> None:
+    async def wal_sizes(checkpoint: bool) -> list[int]:
+        path = tmp_path / f"{checkpoint}.sqlite3"
+        store = SqlitePinStore(path, 1000, checkpoint_every=10**9)
+        sizes = []
+        for batch in range(3):
+            for index in range(40):
+                await store.record(write(f"s{batch}-{index}", ts=T0 + index))
+            if checkpoint:
+                await store.checkpoint()
+            sizes.append(path.with_name(path.name + "-wal").stat().st_size)
+        await store.close()
+        return sizes
+
+    grown, folded = await wal_sizes(checkpoint=False), await wal_sizes(checkpoint=True)
+    assert grown[2] > grown[0]
+    assert folded[2] == folded[1]  # after a checkpoint the next writes reuse the WAL from its start
+
+
+async def test_sqlite_runs_its_checkpoints_by_itself(tmp_path: Path) -> None:
+    store = SqlitePinStore(tmp_path / "pins.sqlite3", 1000, checkpoint_every=10)
+    deadline = time.monotonic() + 10
+    index = 0
+    while store.checkpoints == 0 and time.monotonic() < deadline:
+        await store.record(write(f"s{index}", ts=T0 + index))
+        await asyncio.sleep(0.005)  # requests yield to the loop between turns; so does this
+        index += 1
+    await store.close()
+    assert store.checkpoints >= 1
+    assert not (tmp_path / "pins.sqlite3-wal").exists()  # closing folds the rest and removes the WAL
 
 
 def test_an_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
