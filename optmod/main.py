@@ -23,6 +23,7 @@ from starlette.responses import Response
 from optmod import __version__
 from optmod.config import DEFAULT_CONFIG_PATH, Config, load_config, resolve_path
 from optmod.control import router as control_router
+from optmod.dashboard import router as dashboard_router
 from optmod.errors import (
     InternalError,
     InvalidRequestError,
@@ -34,10 +35,12 @@ from optmod.errors import (
 from optmod.escalation import Cooldowns
 from optmod.forwarder import Forwarder
 from optmod.log import RequestLog
+from optmod.metrics import ProxyMetrics
 from optmod.pin_stores import build_pin_store
 from optmod.proxy import handle_chat
 from optmod.session_pin import SessionPins
 from optmod.state import AppState, build_runtime
+from optmod.stats import StatsAggregate
 
 logger = logging.getLogger("optmod")
 
@@ -116,11 +119,6 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
 
 def _attach_observers(state: AppState) -> None:
     """Stats and metrics fold every log record as it is written."""
-    try:
-        from optmod.metrics import ProxyMetrics
-        from optmod.stats import StatsAggregate
-    except ImportError:  # the dashboard modules are optional while they are being built
-        return
     stats = StatsAggregate(lambda: state.runtime.registry)
     stats.rebuild(state.log.path)
     metrics = ProxyMetrics()
@@ -157,7 +155,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app = FastAPI(title="optmod", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_route("/v1/chat/completions", handle_chat, methods=["POST"])
     app.include_router(control_router)
-    _include_dashboard(app)
+    app.include_router(dashboard_router)
     app.add_exception_handler(OptmodError, _optmod_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -166,9 +164,3 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     return app
 
 
-def _include_dashboard(app: FastAPI) -> None:
-    try:
-        from optmod.dashboard import router as dashboard_router
-    except ImportError:  # the dashboard is optional while it is being built
-        return
-    app.include_router(dashboard_router)

@@ -33,6 +33,7 @@ async def test_router_swap_and_unknown_router(proxy: RunningProxy) -> None:
 
 async def test_router_swap_under_load_drops_nothing(proxy: RunningProxy) -> None:
     async with httpx.AsyncClient(timeout=20) as http:
+        done = asyncio.Event()
 
         async def traffic() -> list[int]:
             return [
@@ -41,15 +42,19 @@ async def test_router_swap_under_load_drops_nothing(proxy: RunningProxy) -> None
             ]
 
         async def swaps() -> None:
-            for name in ["passthrough", "rule_based"] * 5:
-                await http.post(f"{proxy.root}/optmod/router/{name}")
-                await asyncio.sleep(0.005)
+            names = ["passthrough", "rule_based"]
+            turn = 0
+            while not done.is_set():
+                await http.post(f"{proxy.root}/optmod/router/{names[turn % 2]}")
+                turn += 1
+                await asyncio.sleep(0.002)
 
-        results = await asyncio.gather(traffic(), traffic(), traffic(), swaps())
-    statuses = [s for batch in results[:3] for s in batch]
-    assert statuses == [200] * 45
-    routers = {r["router"] for r in proxy.records()}
-    assert routers == {"passthrough", "rule_based"}
+        swapper = asyncio.ensure_future(swaps())
+        batches = await asyncio.gather(traffic(), traffic(), traffic())
+        done.set()
+        await swapper
+    assert [s for batch in batches for s in batch] == [200] * 45
+    assert {r["router"] for r in proxy.records()} == {"passthrough", "rule_based"}
 
 
 async def test_compressor_toggle(proxy: RunningProxy) -> None:

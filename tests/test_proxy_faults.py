@@ -12,8 +12,8 @@ from conftest import FAKE_KEY, RunningProxy, chat_body, make_config_data
 from optmod.simulator import Fault
 
 
-async def post(proxy: RunningProxy, body: dict[str, Any], timeout: float = 20) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=timeout) as http:
+async def post(proxy: RunningProxy, body: dict[str, Any]) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=20) as http:
         return await http.post(f"{proxy.base_url}/chat/completions", json=body)
 
 
