@@ -1,12 +1,13 @@
 """The simulated model's answer: deterministic text, or a well-formed tool call when the request offers tools.
 
-Everything is drawn from one random generator seeded by the simulator's seed and the prompt's digest, so the
-same seed and request always give the same answer, and a different prompt gives a different one.
+Every choice is read from `Draws`: bytes of SHAKE-256 over the simulator's seed and the prompt's digest, so the
+same seed and request always give the same answer, and a different prompt gives a different one. Hashing is
+also far cheaper than seeding a `random.Random` per request, which matters when the simulator is under load.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 
 from optmod.simulator.usage import CHARS_PER_TOKEN, count_text_tokens
 
+# 64 words, so that one byte (masked to 6 bits) picks a word.
 VOCABULARY = (
     "the", "model", "routes", "each", "request", "to", "a", "cheaper", "tier", "when", "quality", "holds",
     "and", "climbs", "only", "if", "it", "must", "cache", "prefix", "stays", "warm", "across", "turns",
@@ -23,6 +25,8 @@ VOCABULARY = (
     "because", "small", "models", "handle", "simple", "questions", "well", "larger", "ones", "reason",
     "about", "hard", "problems", "in", "code", "math", "plain", "words",
 )  # fmt: skip
+SPACED_WORDS = tuple(" " + word for word in VOCABULARY)
+WORD_MASK = len(VOCABULARY) - 1
 MIN_OUTPUT_TOKENS = 20
 MAX_OUTPUT_TOKENS = 200
 # The function name and the call's framing count as tokens too, as providers bill them.
@@ -51,14 +55,35 @@ class Answer:
         return None if self.tool_call else "".join(self.pieces)
 
 
-def seeded_random(seed: int, digest: bytes) -> random.Random:
-    # A str seed is hashed with SHA-512 by random.Random: the same on every run and machine.
-    return random.Random(f"{seed}:{digest.hex()}")
+@dataclass(frozen=True, slots=True)
+class Draws:
+    """The deterministic pseudo-random bytes of one request: fixed slots for single choices, then the words."""
+
+    key: bytes
+
+    @classmethod
+    def for_prompt(cls, seed: int, digest: bytes) -> Draws:
+        return cls(f"{seed}:".encode() + digest)
+
+    def take(self, offset: int, count: int) -> bytes:
+        return hashlib.shake_256(self.key).digest(offset + count)[offset:]
+
+    def unit(self, slot: int) -> float:
+        """A number in [0, 1) from the four bytes at 4 * slot."""
+        return int.from_bytes(self.take(4 * slot, 4), "big") / 2**32
+
+    def words(self, count: int) -> bytes:
+        return self.take(WORDS_OFFSET, count)
+
+
+# Where each choice reads its bytes: two Draws.unit slots (the delays' jitter, the answer's length), 12 bytes
+# of tool call id from byte 8, the words from byte 32.
+JITTER_SLOT, LENGTH_SLOT, CALL_ID_OFFSET, WORDS_OFFSET = 0, 1, 8, 32
 
 
 def compose_answer(
     body: Mapping[str, Any],
-    rng: random.Random,
+    draws: Draws,
     output_tokens: int | None,
     chunk_tokens: int,
     empty: bool = False,
@@ -68,8 +93,8 @@ def compose_answer(
         return Answer(pieces=(), completion_tokens=0, finish_reason="stop")
     function = pick_function(body)
     if function is not None:
-        return compose_tool_call(function, rng, chunk_tokens)
-    return compose_text(body, rng, output_tokens, chunk_tokens)
+        return compose_tool_call(function, draws, chunk_tokens)
+    return compose_text(body, draws, output_tokens, chunk_tokens)
 
 
 def requested_limit(body: Mapping[str, Any]) -> int | None:
@@ -80,21 +105,26 @@ def requested_limit(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def compose_text(body: Mapping[str, Any], rng: random.Random, output_tokens: int | None, chunk_tokens: int) -> Answer:
+def compose_text(body: Mapping[str, Any], draws: Draws, output_tokens: int | None, chunk_tokens: int) -> Answer:
     count = output_tokens
     if count is None:
-        count = rng.randint(MIN_OUTPUT_TOKENS, MAX_OUTPUT_TOKENS)
+        span = MAX_OUTPUT_TOKENS - MIN_OUTPUT_TOKENS + 1
+        count = MIN_OUTPUT_TOKENS + int(draws.unit(LENGTH_SLOT) * span)
     finish_reason = "stop"
     limit = requested_limit(body)
     if limit is not None and limit < count:
         count, finish_reason = limit, "length"
-    words = rng.choices(VOCABULARY, k=count)
-    tokens = [" " + word for word in words]
+    tokens = [SPACED_WORDS[byte & WORD_MASK] for byte in draws.words(count)]
     if tokens:
-        tokens[0] = words[0].capitalize()
+        tokens[0] = tokens[0][1:].capitalize()
         tokens[-1] += "."
-    pieces = tuple("".join(tokens[i : i + chunk_tokens]) for i in range(0, count, chunk_tokens))
-    return Answer(pieces=pieces, completion_tokens=count, finish_reason=finish_reason)
+    return Answer(pieces=group_tokens(tokens, chunk_tokens), completion_tokens=count, finish_reason=finish_reason)
+
+
+def group_tokens(tokens: list[str], chunk_tokens: int) -> tuple[str, ...]:
+    if chunk_tokens == 1:
+        return tuple(tokens)
+    return tuple("".join(tokens[i : i + chunk_tokens]) for i in range(0, len(tokens), chunk_tokens))
 
 
 def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -113,14 +143,15 @@ def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return next((f for f in functions if f.get("name") == wanted), functions[0])
 
 
-def compose_tool_call(function: Mapping[str, Any], rng: random.Random, chunk_tokens: int) -> Answer:
+def compose_tool_call(function: Mapping[str, Any], draws: Draws, chunk_tokens: int) -> Answer:
     schema = function.get("parameters")
     arguments = fill_schema(schema, schema) if isinstance(schema, Mapping) else {}
     if not isinstance(arguments, dict):
         arguments = {}
     text = orjson.dumps(arguments).decode()
     name = function.get("name")
-    call = ToolCall(id=f"call_{rng.getrandbits(96):024x}", name=name if isinstance(name, str) else "", arguments=text)
+    call_id = "call_" + draws.take(CALL_ID_OFFSET, 12).hex()
+    call = ToolCall(id=call_id, name=name if isinstance(name, str) else "", arguments=text)
     step = CHARS_PER_TOKEN * chunk_tokens
     pieces = tuple(text[i : i + step] for i in range(0, len(text), step))
     tokens = count_text_tokens(len(text)) + TOOL_CALL_OVERHEAD_TOKENS

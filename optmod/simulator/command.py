@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-from collections.abc import Sequence
+import signal
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from optmod.config import ConfigError, load_config
@@ -36,11 +37,35 @@ def run_simulator(
     seed: int = 0,
     latency_scale: float = 1.0,
 ) -> None:
-    """Serve a simulated provider on host:port until interrupted (blocks; for the `optmod simulate` command)."""
+    """Serve a simulated provider on host:port until SIGINT or SIGTERM (blocks; for `optmod simulate`)."""
     profiles = build_profiles(config_path, latency_ms, chunks)
     provider = SimulatedProvider(profiles, seed=seed, latency_scale=latency_scale)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(provider, host, port))
+    with asyncio.Runner(loop_factory=fast_loop_factory()) as runner:
+        runner.run(serve_until_signal(provider, host, port))
+
+
+def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when installed (it comes with uvicorn[standard]): the simulator must outrun the proxy."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+async def serve_until_signal(provider: SimulatedProvider, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    serving = asyncio.ensure_future(serve_forever(provider, host, port))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, serving.cancel)
+    try:
+        await serving
+    except asyncio.CancelledError:
+        if not serving.cancelled():
+            raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_scale=args.latency_scale,
         )
     except ConfigError as exc:
-        print(f"optmod simulator: {exc}")
+        print(f"optmod simulator: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"optmod simulator: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from optmod.simulator.answers import compose_answer, seeded_random
+from optmod.simulator.answers import JITTER_SLOT, Draws, compose_answer
 from optmod.simulator.control import control_routes
 from optmod.simulator.faults import Fault, FaultQueue
 from optmod.simulator.journal import DEFAULT_KEEP, Journal, ReceivedRequest
@@ -201,10 +201,10 @@ class SimulatedProvider:
         cached: int,
         fault: Fault | None,
     ) -> Exchange:
-        rng = seeded_random(self.seed, prompt.digest)
-        scale = self.latency_scale * (1.0 + profile.jitter * (2.0 * rng.random() - 1.0))
+        draws = Draws.for_prompt(self.seed, prompt.digest)
+        scale = self.latency_scale * (1.0 + profile.jitter * (2.0 * draws.unit(JITTER_SLOT) - 1.0))
         empty = fault is not None and fault.kind == "empty"
-        answer = compose_answer(body, rng, profile.output_tokens, profile.chunk_tokens, empty=empty)
+        answer = compose_answer(body, draws, profile.output_tokens, profile.chunk_tokens, empty=empty)
         counts = TokenCounts(prompt=prompt.tokens, cached=cached, completion=answer.completion_tokens)
         prices = Prices(profile.input_usd_per_mtok, profile.output_usd_per_mtok, profile.cached_input_usd_per_mtok)
         usage = build_usage(profile.usage_style, counts, prices)

@@ -6,6 +6,7 @@ Nothing here does I/O; `replies.py` writes what these functions build. A stream 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -58,6 +59,11 @@ def sse_frame(obj: Any) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
+# A string no answer piece equals; its JSON form is cut out of a template frame.
+_SLOT = "\x00piece\x00"
+_SLOT_JSON = orjson.dumps(_SLOT)
+
+
 class _ChunkMaker:
     """Builds `chat.completion.chunk` frames; with include_usage every chunk carries `"usage": null`."""
 
@@ -77,8 +83,22 @@ class _ChunkMaker:
             obj["usage"] = None
         return sse_frame(obj)
 
+    def frames(self, delta_of: Callable[[str], dict[str, Any]], pieces: tuple[str, ...]) -> tuple[bytes, ...]:
+        """One frame per piece, delta `delta_of(piece)`: cut from one template frame, so byte-identical to
+        `frame` and several times cheaper (a 200-chunk stream is built on every benchmark request)."""
+        prefix, suffix = self.frame(delta_of(_SLOT)).split(_SLOT_JSON)
+        return tuple(b"".join((prefix, orjson.dumps(piece), suffix)) for piece in pieces)
+
     def usage_frame(self, usage: dict[str, Any]) -> bytes:
         return sse_frame({**self._base, "choices": [], "usage": usage})
+
+
+def content_delta(piece: str) -> dict[str, Any]:
+    return {"content": piece}
+
+
+def arguments_delta(piece: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
 
 
 def stream_plan(envelope: Envelope, answer: Answer, usage: dict[str, Any] | None) -> StreamPlan:
@@ -87,13 +107,11 @@ def stream_plan(envelope: Envelope, answer: Answer, usage: dict[str, Any] | None
     call = answer.tool_call
     if call is None:
         head = maker.frame({"role": "assistant", "content": "", "refusal": None})
-        body = tuple(maker.frame({"content": piece}) for piece in answer.pieces)
+        body = maker.frames(content_delta, answer.pieces)
     else:
         opening = {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
         head = maker.frame({"role": "assistant", "content": None, "tool_calls": [opening], "refusal": None})
-        body = tuple(
-            maker.frame({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in answer.pieces
-        )
+        body = maker.frames(arguments_delta, answer.pieces)
     tail = maker.frame({}, answer.finish_reason)
     if usage is not None:
         tail += maker.usage_frame(usage)
