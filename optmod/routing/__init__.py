@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from optmod.config import RoutersSettings
 from optmod.registry import ModelRegistry
 from optmod.routing.base import ArtifactError, Decision, ModelScore, Router, RouteRequest
+from optmod.routing.decision_tree import DecisionTreeRouter
 from optmod.routing.passthrough import PassthroughRouter
+from optmod.routing.perf_router import PerfRouter
 from optmod.routing.rule_based import RuleBasedRouter
+from optmod.routing.trouter import TRouter
 
 logger = logging.getLogger("optmod.routing")
 
 ROUTERS: dict[str, type[Router]] = {
     "passthrough": PassthroughRouter,
     "rule_based": RuleBasedRouter,
+    "decision_tree": DecisionTreeRouter,
+    "trouter": TRouter,
+    "perf_router": PerfRouter,
 }
 
 __all__ = ["ROUTERS", "ActiveRouter", "ArtifactError", "Decision", "ModelScore", "RouteRequest", "Router"]

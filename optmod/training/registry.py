@@ -17,6 +17,9 @@ import numpy as np
 from optmod.config import ROUTING_DIR
 from optmod.encoders import Encoder
 from optmod.training.data import RoutingDataset
+from optmod.training.train_decision_tree import load_decision_tree, train_decision_tree
+from optmod.training.train_perf_router import load_perf_router, train_perf_router
+from optmod.training.train_trouter import load_trouter_predictor, train_trouter
 
 if TYPE_CHECKING:
     from optmod.routing.model_description import ModelDescription
@@ -46,7 +49,11 @@ class RouterTrainer:
         return self.default_out or ARTIFACTS_DIR / self.name
 
 
-TRAINERS: dict[str, RouterTrainer] = {}
+TRAINERS: dict[str, RouterTrainer] = {
+    "perf_router": RouterTrainer("perf_router", train_perf_router, load_perf_router),
+    "trouter": RouterTrainer("trouter", train_trouter, load_trouter_predictor),
+    "decision_tree": RouterTrainer("decision_tree", train_decision_tree, load_decision_tree, ARTIFACTS_DIR),
+}
 
 
 class UnknownTrainerError(KeyError):

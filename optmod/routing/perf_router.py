@@ -1,0 +1,189 @@
+"""perf_router: the default router. Predicted quality per candidate, weighed against its expected cost.
+
+Per request: embed the last user message (`features.query`, head and tail when very long) with the encoder the
+artifact was trained with, compare it with the task-type centroids of `task_taxonomy.json`, predict each
+candidate's quality with the XGBoost model of `perf_router_inference`, and pick.
+
+How the knobs in `config.yaml` (`routers.perf_router`) act, in this order:
+
+1. `perf_router_min_similarity`: when the prompt's best cosine similarity to any task type is below it, the
+   prompt is unfamiliar, the predictions are not trusted, and each candidate's quality is its capability score
+   (`quality_prior` in config.yaml). The reason says so and the confidence is halved.
+2. `perf_router_baseline` and `perf_router_degradation_threshold`: only candidates whose predicted quality is
+   at least the baseline's predicted quality minus the threshold are eligible. The baseline is the named model
+   when it is a candidate for this request, else (and when null) the candidate with the best predicted quality.
+   A threshold of 0 keeps only models predicted as good as the baseline.
+3. `perf_router_cost_weight` (alpha): among the eligible, the pick maximises
+   `predicted quality - alpha * expected cost / the most expensive candidate's expected cost`, so alpha is the
+   quality (on the 0..1 scale) one would give up to avoid the most expensive candidate entirely. 0 ignores cost.
+
+Expected cost is `routing.base.request_cost`: the prompt's estimated tokens at the input price, plus
+`max_tokens` (or 400) at the output price, less any warm-cache credit the session pin grants.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optmod.config import ROUTING_DIR, ModelConfig, RoutersSettings
+from optmod.registry import ModelRegistry
+from optmod.routing.base import ArtifactError, Decision, ModelScore, Router, RouteRequest, request_cost
+from optmod.routing.model_description import (
+    MODEL_REGISTRY_PATH,
+    ModelDescription,
+    describe_config_model,
+    load_model_registry,
+)
+from optmod.routing.perf_router_inference import load_predictor
+
+# Head and tail of a long query: the task shows at both ends, and the encoder reads a few hundred tokens at most.
+QUERY_HEAD_CHARS = 1536
+QUERY_TAIL_CHARS = 512
+
+
+def trim_query(query: str) -> str:
+    if len(query) <= QUERY_HEAD_CHARS + QUERY_TAIL_CHARS:
+        return query
+    return query[:QUERY_HEAD_CHARS] + "\n" + query[-QUERY_TAIL_CHARS:]
+
+
+def resolve_artifact(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else ROUTING_DIR / path
+
+
+def load_router_encoder(name: str) -> Any:
+    """The encoder an artifact was trained with; ArtifactError when it cannot load (the app falls back)."""
+    from optmod.encoders import EncoderError, load_encoder
+
+    try:
+        return load_encoder(name)
+    except EncoderError as exc:
+        raise ArtifactError(str(exc)) from None
+
+
+def describe_candidates(
+    candidates: Sequence[ModelConfig], registry: dict[str, dict[str, object]]
+) -> tuple[ModelDescription, ...]:
+    return tuple(describe_config_model(m, registry) for m in candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The index picked among the candidates and the ModelScores of all of them."""
+
+    index: int
+    scores: tuple[ModelScore, ...]
+    margin: float  # score of the pick minus the best other eligible score (inf when alone)
+
+
+def choose(
+    names: Sequence[str],
+    quality: np.ndarray,
+    costs: np.ndarray,
+    cost_weight: float,
+    eligible: np.ndarray | None = None,
+) -> Choice:
+    """argmax of quality - cost_weight * cost / max cost over the eligible candidates (all when None)."""
+    top = float(costs.max())
+    normalised = costs / top if top > 0 else np.zeros_like(costs)
+    utility = quality - cost_weight * normalised
+    allowed = np.ones(len(names), dtype=bool) if eligible is None else eligible
+    masked = np.where(allowed, utility, -np.inf)
+    index = int(np.argmax(masked))
+    others = np.delete(masked, index)
+    margin = float(masked[index] - others.max()) if others.size and np.isfinite(others.max()) else math.inf
+    scores = tuple(
+        ModelScore(model=name, quality=round(float(q), 4), cost=float(c), score=round(float(u), 4))
+        for name, q, c, u in zip(names, quality, costs, utility, strict=True)
+    )
+    return Choice(index=index, scores=scores, margin=margin)
+
+
+def confidence_from_margin(margin: float) -> float:
+    """0.5 on a tie, towards 1 as the pick's lead over the runner-up grows (0.1 of utility is a clear lead)."""
+    if math.isinf(margin):
+        return 1.0
+    return round(0.5 + 0.5 * math.tanh(max(margin, 0.0) / 0.1), 3)
+
+
+def compare_text(choice: Choice, index: int) -> str:
+    """'predicted quality 0.81 vs 0.84 for X at 12% of the cost' (against the best-quality other candidate)."""
+    picked = choice.scores[index]
+    others = [s for i, s in enumerate(choice.scores) if i != index]
+    if not others:
+        return f"predicted quality {picked.quality:.2f}, the only candidate"
+    rival = max(others, key=lambda s: s.quality)
+    if rival.cost > 0:
+        share = f"{100 * picked.cost / rival.cost:.0f}% of the cost"
+    else:
+        share = "a cost of 0 for both" if picked.cost == 0 else "more than a free model"
+    return f"predicted quality {picked.quality:.2f} vs {rival.quality:.2f} for {rival.model} at {share}"
+
+
+class PerfRouter(Router):
+    """Quality predicted by XGBoost from the query and each model's description, traded against cost."""
+
+    name = "perf_router"
+    offload = True
+
+    def __init__(self, settings: RoutersSettings, registry: ModelRegistry) -> None:
+        super().__init__(settings, registry)
+        own = settings.perf_router
+        self.predictor = load_predictor(resolve_artifact(own.artifact_dir))
+        self.encoder = load_router_encoder(self.predictor.encoder_name)
+        try:
+            self.model_registry = load_model_registry(MODEL_REGISTRY_PATH)
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"perf_router cannot read {MODEL_REGISTRY_PATH.name}: {exc}") from None
+
+    def route(self, request: RouteRequest) -> Decision:
+        own = self.settings.perf_router
+        candidates = request.candidates
+        query = trim_query(request.features.query)
+        embedding = self.encoder.encode([query])
+        tasks = self.predictor.task_mix(embedding)[0]
+        descriptions = describe_candidates(candidates, self.model_registry)
+        best_task = int(np.argmax(tasks))
+        familiar = float(tasks[best_task]) >= own.perf_router_min_similarity
+        if familiar:
+            quality = self.predictor.predict_quality(embedding, [query], descriptions)[0]
+        else:
+            quality = np.array([d.capability for d in descriptions], dtype=np.float32)
+        costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
+        names = [m.name for m in candidates]
+        reference = self._reference_quality(names, quality)
+        eligible = quality >= reference - own.perf_router_degradation_threshold - 1e-9
+        choice = choose(names, quality, costs, own.perf_router_cost_weight, eligible)
+        task_name = self.predictor.parts.task_names[best_task]
+        reason = f"perf_router: {compare_text(choice, choice.index)}; task: {task_name} {tasks[best_task]:.2f}"
+        confidence = confidence_from_margin(choice.margin)
+        if not familiar:
+            reason += f" (unfamiliar prompt, below {own.perf_router_min_similarity:.2f}: capability priors used)"
+            confidence = round(confidence / 2, 3)
+        return Decision(model=names[choice.index], reason=reason, confidence=confidence, scores=choice.scores)
+
+    def _reference_quality(self, names: Sequence[str], quality: np.ndarray) -> float:
+        baseline = self.settings.perf_router.perf_router_baseline
+        if baseline is not None and baseline in names:
+            return float(quality[list(names).index(baseline)])
+        return float(quality.max())
+
+    def describe(self) -> dict[str, Any]:
+        own = self.settings.perf_router
+        return {
+            "name": self.name,
+            "encoder": self.predictor.encoder_name,
+            "trained_on": self.predictor.meta.get("dataset"),
+            "task_types": list(self.predictor.parts.task_names),
+            "cost_weight": own.perf_router_cost_weight,
+            "baseline": own.perf_router_baseline,
+            "degradation_threshold": own.perf_router_degradation_threshold,
+            "min_similarity": own.perf_router_min_similarity,
+        }

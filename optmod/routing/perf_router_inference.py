@@ -1,0 +1,286 @@
+"""perf_router's predictor: per-(prompt, model) quality from the prompt's embedding and the model's description.
+
+The artifact folder (written by `optmod train --router perf_router`) holds:
+
+- `meta.json`: format version, the encoder the embeddings came from, the task types, feature names, settings;
+- `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, and the neighbour table
+  (the TRAIN prompts projected and stored in float16, with each training model's outcome on them);
+- `booster.ubj`: the XGBoost model.
+
+Features of one (prompt, model) pair, built by `pair_features` both at training and at serving time:
+
+- the prompt: its first PCA components, its cosine similarity to each task type and the largest of them, the log
+  of its length, and how well the training models did on its nearest training prompts on average;
+- the model: `model_description.MODEL_FEATURE_NAMES` (log prices, log size, capability score);
+- the pair: the neighbours' outcome for this very model when it was in training (missing otherwise: training
+  hides it for a share of rows so the trees learn the unseen-model branch), and the neighbours' outcome for the
+  training models of similar capability (a Gaussian kernel on the capability score, leaving the model itself
+  out at training time), which is how a model no data set holds inherits what similar models did.
+
+Only numpy and xgboost are needed: this runs on the core install.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optmod.routing.base import ArtifactError
+from optmod.routing.model_description import MODEL_FEATURE_NAMES, ModelDescription, model_feature_matrix
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+ARRAYS_FILE = "arrays.npz"
+BOOSTER_FILE = "booster.ubj"
+NEIGHBOUR_BLOCK = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourTable:
+    """The TRAIN prompts in the projected space and each training model's outcome on them."""
+
+    keys: np.ndarray  # float32 (N, d_knn), L2-normalised
+    quality: np.ndarray  # float32 (N, m_train), NaN where unknown
+    model_names: tuple[str, ...]
+    capability: np.ndarray  # float32 (m_train,)
+
+
+@dataclass(frozen=True, slots=True)
+class PerfRouterParts:
+    """Everything but the booster: what turns embeddings and model descriptions into feature rows."""
+
+    mean: np.ndarray  # float32 (dim,)
+    projection: np.ndarray  # float32 (dim, d_knn)
+    pca_features: int
+    task_names: tuple[str, ...]
+    task_centroids: np.ndarray  # float32 (T, dim), L2-normalised
+    neighbours: NeighbourTable
+    k: int
+    capability_bandwidth: float
+
+
+def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
+    prompt = (
+        *(f"pca_{i}" for i in range(parts.pca_features)),
+        *(f"task_{name}" for name in parts.task_names),
+        "task_max",
+        "log_chars",
+        "knn_mean",
+    )
+    return (*prompt, *MODEL_FEATURE_NAMES, "knn_self", "knn_similar_capability")
+
+
+def project(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndarray:
+    """Embeddings in the PCA space, L2-normalised (what neighbours are searched in)."""
+    projected = (np.asarray(embeddings, dtype=np.float32) - parts.mean) @ parts.projection
+    norms = np.linalg.norm(projected, axis=1, keepdims=True)
+    return np.asarray(projected / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def task_similarities(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndarray:
+    return np.asarray(np.asarray(embeddings, dtype=np.float32) @ parts.task_centroids.T, dtype=np.float32)
+
+
+def neighbour_outcomes(table: NeighbourTable, keys: np.ndarray, k: int, exclude_self: bool) -> np.ndarray:
+    """(n, m_train) mean outcome of each training model on the k nearest TRAIN prompts of each row.
+
+    `exclude_self` is for the training rows themselves (row i of `keys` is row i of the table): a prompt is
+    never its own neighbour, so the feature is out-of-sample for training as it will be at serving time.
+    """
+    out = np.empty((len(keys), table.quality.shape[1]), dtype=np.float32)
+    k = max(1, min(k, len(table.keys) - int(exclude_self)))
+    for start in range(0, len(keys), NEIGHBOUR_BLOCK):
+        block = keys[start : start + NEIGHBOUR_BLOCK] @ table.keys.T
+        if exclude_self:
+            rows = np.arange(len(block))
+            block[rows, start + rows] = -np.inf
+        nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        out[start : start + len(block)] = nan_mean(table.quality[nearest], axis=1)
+    return out
+
+
+def nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over the known (non-NaN) values; NaN where none is known, without numpy's empty-slice warning."""
+    known = ~np.isnan(values)
+    count = known.sum(axis=axis)
+    total = np.where(known, values, 0.0).sum(axis=axis)
+    return np.asarray(np.where(count > 0, total / np.maximum(count, 1), np.nan), dtype=np.float32)
+
+
+def capability_weights(table: NeighbourTable, capability: np.ndarray, bandwidth: float) -> np.ndarray:
+    """(m, m_train) Gaussian weights of each training model for each described model's capability."""
+    gaps = (np.asarray(capability, dtype=np.float32)[:, None] - table.capability[None, :]) / bandwidth
+    return np.asarray(np.exp(-0.5 * gaps * gaps), dtype=np.float32)
+
+
+def pair_features(
+    parts: PerfRouterParts,
+    embeddings: np.ndarray,
+    prompt_chars: np.ndarray,
+    models: Sequence[ModelDescription],
+    *,
+    training: bool = False,
+    self_known: np.ndarray | None = None,
+) -> np.ndarray:
+    """float32 (n * m, features): row i * m + j describes prompt i with model j.
+
+    `training`: the embeddings are the neighbour table's own rows (so each is left out of its neighbours) and
+    each model is left out of its own capability kernel. `self_known` (n, m) bool, training only: where False,
+    the model's own neighbour outcome is hidden, as it is for a model that was not in training.
+    """
+    n, m = len(embeddings), len(models)
+    keys = project(parts, embeddings)
+    sims = task_similarities(parts, embeddings)
+    outcomes = neighbour_outcomes(parts.neighbours, keys, parts.k, exclude_self=training)
+    knn_mean = nan_mean(outcomes, axis=1)
+    prompt_part = np.column_stack(
+        [
+            keys[:, : parts.pca_features] * np.sqrt(keys.shape[1]),
+            sims,
+            sims.max(axis=1),
+            np.log1p(np.asarray(prompt_chars, dtype=np.float32)),
+            knn_mean,
+        ]
+    ).astype(np.float32)
+    model_part = model_feature_matrix(models)
+    own = _own_outcomes(parts.neighbours, outcomes, models)
+    if self_known is not None:
+        own = np.where(self_known, own, np.nan)
+    similar = _similar_capability_outcomes(parts, outcomes, models, leave_self_out=training)
+    rows = np.concatenate(
+        [
+            np.repeat(prompt_part, m, axis=0),
+            np.tile(model_part, (n, 1)),
+            own.reshape(n * m, 1),
+            similar.reshape(n * m, 1),
+        ],
+        axis=1,
+    )
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _own_outcomes(table: NeighbourTable, outcomes: np.ndarray, models: Sequence[ModelDescription]) -> np.ndarray:
+    column_of = {name: j for j, name in enumerate(table.model_names)}
+    own = np.full((len(outcomes), len(models)), np.nan, dtype=np.float32)
+    for j, model in enumerate(models):
+        column = column_of.get(model.name)
+        if column is not None:
+            own[:, j] = outcomes[:, column]
+    return own
+
+
+def _similar_capability_outcomes(
+    parts: PerfRouterParts, outcomes: np.ndarray, models: Sequence[ModelDescription], leave_self_out: bool
+) -> np.ndarray:
+    table = parts.neighbours
+    capability = np.array([m.capability for m in models], dtype=np.float32)
+    weights = capability_weights(table, capability, parts.capability_bandwidth)
+    if leave_self_out:
+        names = {name: j for j, name in enumerate(table.model_names)}
+        for j, model in enumerate(models):
+            if model.name in names:
+                weights[j, names[model.name]] = 0.0
+    known = ~np.isnan(outcomes)
+    filled = np.where(known, outcomes, 0.0)
+    totals = known.astype(np.float32) @ weights.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((filled @ weights.T) / totals, dtype=np.float32)
+
+
+class PerfRouterPredictor:
+    """The loaded perf_router artifact: predicts quality for any prompts and any described models."""
+
+    def __init__(self, parts: PerfRouterParts, booster: Any, meta: dict[str, Any]) -> None:
+        self.parts = parts
+        self.booster = booster
+        self.meta = meta
+        self.encoder_name: str = str(meta.get("encoder", "static"))
+
+    def predict_quality(
+        self, embeddings: np.ndarray, prompts: Sequence[str], models: Sequence[ModelDescription]
+    ) -> np.ndarray:
+        chars = np.array([len(p) for p in prompts], dtype=np.float32)
+        rows = pair_features(self.parts, embeddings, chars, models)
+        predicted = self.booster.inplace_predict(rows, validate_features=False)
+        return np.clip(np.asarray(predicted, dtype=np.float32).reshape(len(prompts), len(models)), 0.0, 1.0)
+
+    def task_mix(self, embeddings: np.ndarray) -> np.ndarray:
+        return task_similarities(self.parts, embeddings)
+
+
+def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = parts.neighbours
+    np.savez_compressed(
+        out_dir / ARRAYS_FILE,
+        mean=parts.mean,
+        projection=parts.projection,
+        task_centroids=parts.task_centroids,
+        neighbour_keys=table.keys.astype(np.float16),
+        neighbour_quality=table.quality.astype(np.float16),
+        capability=table.capability,
+    )
+    booster.save_model(str(out_dir / BOOSTER_FILE))
+    full_meta = {
+        **meta,
+        "format_version": FORMAT_VERSION,
+        "pca_features": parts.pca_features,
+        "task_names": list(parts.task_names),
+        "model_names": list(table.model_names),
+        "k": parts.k,
+        "capability_bandwidth": parts.capability_bandwidth,
+        "feature_names": list(feature_names(parts)),
+    }
+    (out_dir / META_FILE).write_text(json.dumps(full_meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
+    """Read a perf_router artifact folder; raises `ArtifactError` when it or xgboost is missing or corrupt."""
+    try:
+        import xgboost
+    except ImportError as exc:
+        raise ArtifactError(f"perf_router needs xgboost: {exc}") from None
+    try:
+        meta = json.loads((artifact_dir / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+        with np.load(artifact_dir / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = {name: np.asarray(stored[name], dtype=np.float32) for name in stored.files}
+        booster = xgboost.Booster()
+        booster.load_model(str(artifact_dir / BOOSTER_FILE))
+        booster.set_param({"nthread": 1})
+        parts = _parts_from(meta, arrays)
+    except (OSError, ValueError, KeyError, TypeError, xgboost.core.XGBoostError) as exc:
+        raise ArtifactError(f"perf_router artifact in {artifact_dir} is missing or corrupt: {exc}") from None
+    if booster.num_features() != len(feature_names(parts)):
+        raise ArtifactError(f"perf_router artifact in {artifact_dir}: booster and feature table disagree")
+    return PerfRouterPredictor(parts, booster, meta)
+
+
+def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRouterParts:
+    table = NeighbourTable(
+        keys=arrays["neighbour_keys"],
+        quality=arrays["neighbour_quality"],
+        model_names=tuple(str(n) for n in meta["model_names"]),
+        capability=arrays["capability"],
+    )
+    if table.quality.shape != (len(table.keys), len(table.model_names)):
+        raise ValueError("neighbour table shapes disagree with the model list")
+    task_names = tuple(str(n) for n in meta["task_names"])
+    if arrays["task_centroids"].shape[0] != len(task_names):
+        raise ValueError("task centroids disagree with the task list")
+    return PerfRouterParts(
+        mean=arrays["mean"],
+        projection=arrays["projection"],
+        pca_features=int(meta["pca_features"]),
+        task_names=task_names,
+        task_centroids=arrays["task_centroids"],
+        neighbours=table,
+        k=int(meta["k"]),
+        capability_bandwidth=float(meta["capability_bandwidth"]),
+    )

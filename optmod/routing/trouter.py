@@ -1,0 +1,174 @@
+"""trouter: a small MLP over (sentence embedding, model description) that predicts quality, weighed against cost.
+
+Trained with torch by `optmod train --router trouter` (the ml extra); the weights are exported to numpy
+(`trouter.npz`, with `trouter_weights.pt`, the reference's checkpoint name, beside it for torch users), so
+serving needs numpy and the encoder only. Its input is the prompt's embedding concatenated with the model's
+standardised description features (`model_description.MODEL_FEATURE_NAMES`, an unknown parameter count
+filled with the training mean and flagged by a mask input), so it scores any described model, including the
+configured pool. The pick maximises `quality - cost_weight * cost / most expensive candidate's cost`
+(`routers.trouter.cost_weight` in config.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optmod.config import RoutersSettings
+from optmod.registry import ModelRegistry
+from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest, request_cost
+from optmod.routing.model_description import (
+    MODEL_REGISTRY_PATH,
+    ModelDescription,
+    load_model_registry,
+    model_feature_matrix,
+)
+from optmod.routing.perf_router import (
+    choose,
+    compare_text,
+    confidence_from_margin,
+    describe_candidates,
+    load_router_encoder,
+    resolve_artifact,
+    trim_query,
+)
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "trouter.npz"
+META_FILE = "meta.json"
+TORCH_CHECKPOINT = "trouter_weights.pt"
+PARAMS_COLUMN = 2  # log_params_b in MODEL_FEATURE_NAMES: the only feature that may be unknown
+
+
+@dataclass(frozen=True, slots=True)
+class MLPWeights:
+    """The exported network: dense layers with ReLU between them, a sigmoid at the end."""
+
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weight (in, out), bias (out,))
+    feature_mean: np.ndarray  # float32 (len(MODEL_FEATURE_NAMES),)
+    feature_std: np.ndarray
+
+
+def model_inputs(models: Sequence[ModelDescription], mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(m, features + 1): standardised description features, unknown size as the mean, plus its mask."""
+    raw = model_feature_matrix(models)
+    unknown = np.isnan(raw[:, PARAMS_COLUMN])
+    filled = np.where(np.isnan(raw), mean, raw)
+    scaled = (filled - mean) / std
+    return np.column_stack([scaled, unknown.astype(np.float32)]).astype(np.float32)
+
+
+def forward(weights: MLPWeights, embeddings: np.ndarray, models: Sequence[ModelDescription]) -> np.ndarray:
+    """(n, m) predicted quality in [0, 1]."""
+    n, m = len(embeddings), len(models)
+    described = model_inputs(models, weights.feature_mean, weights.feature_std)
+    hidden = np.concatenate(
+        [np.repeat(np.asarray(embeddings, dtype=np.float32), m, axis=0), np.tile(described, (n, 1))], axis=1
+    )
+    for depth, (weight, bias) in enumerate(weights.layers):
+        hidden = hidden @ weight + bias
+        if depth < len(weights.layers) - 1:
+            np.maximum(hidden, 0.0, out=hidden)
+    logits = hidden.reshape(n, m)
+    return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
+
+
+class TRouterPredictor:
+    """The loaded numpy export; what `optmod eval` and the router call."""
+
+    def __init__(self, weights: MLPWeights, meta: dict[str, Any]) -> None:
+        self.weights = weights
+        self.meta = meta
+        self.encoder_name = str(meta.get("encoder", "static"))
+
+    def predict_quality(
+        self, embeddings: np.ndarray, prompts: Sequence[str], models: Sequence[ModelDescription]
+    ) -> np.ndarray:
+        return forward(self.weights, embeddings, models)
+
+
+def save_weights(out_dir: Path, weights: MLPWeights, meta: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = {"feature_mean": weights.feature_mean, "feature_std": weights.feature_std}
+    for i, (weight, bias) in enumerate(weights.layers):
+        arrays[f"weight_{i}"] = weight.astype(np.float32)
+        arrays[f"bias_{i}"] = bias.astype(np.float32)
+    np.savez_compressed(out_dir / WEIGHTS_FILE, **arrays)
+    full = {**meta, "format_version": FORMAT_VERSION, "layers": len(weights.layers)}
+    (out_dir / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_trouter(artifact_dir: Path) -> TRouterPredictor:
+    """Read the numpy export; raises `ArtifactError` when it is missing or corrupt."""
+    try:
+        meta = json.loads((artifact_dir / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+        with np.load(artifact_dir / WEIGHTS_FILE, allow_pickle=False) as stored:
+            layers = tuple(
+                (np.asarray(stored[f"weight_{i}"], np.float32), np.asarray(stored[f"bias_{i}"], np.float32))
+                for i in range(int(meta["layers"]))
+            )
+            weights = MLPWeights(layers, np.asarray(stored["feature_mean"]), np.asarray(stored["feature_std"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"trouter artifact in {artifact_dir} is missing or corrupt: {exc}") from None
+    _check_shapes(weights, artifact_dir)
+    return TRouterPredictor(weights, meta)
+
+
+def _check_shapes(weights: MLPWeights, artifact_dir: Path) -> None:
+    width = None
+    for weight, bias in weights.layers:
+        if weight.ndim != 2 or bias.shape != (weight.shape[1],) or (width is not None and weight.shape[0] != width):
+            raise ArtifactError(f"trouter artifact in {artifact_dir} has inconsistent layer shapes")
+        width = weight.shape[1]
+    if width != 1:
+        raise ArtifactError(f"trouter artifact in {artifact_dir} must end in one output")
+
+
+class TRouter(Router):
+    """Sentence embedding + MLP quality predictor (numpy inference), quality weighed against cost."""
+
+    name = "trouter"
+    offload = True
+
+    def __init__(self, settings: RoutersSettings, registry: ModelRegistry) -> None:
+        super().__init__(settings, registry)
+        self.predictor = load_trouter(resolve_artifact(settings.trouter.artifact))
+        self.encoder = load_router_encoder(self.predictor.encoder_name)
+        expected = self.predictor.weights.layers[0][0].shape[0] - len(self.predictor.weights.feature_mean) - 1
+        if expected != self.encoder.dim:
+            raise ArtifactError(f"trouter expects {expected}-d embeddings, encoder gives {self.encoder.dim}")
+        try:
+            self.model_registry = load_model_registry(MODEL_REGISTRY_PATH)
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"trouter cannot read {MODEL_REGISTRY_PATH.name}: {exc}") from None
+
+    def route(self, request: RouteRequest) -> Decision:
+        candidates = request.candidates
+        query = trim_query(request.features.query)
+        descriptions = describe_candidates(candidates, self.model_registry)
+        quality = self.predictor.predict_quality(self.encoder.encode([query]), [query], descriptions)[0]
+        costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
+        names = [m.name for m in candidates]
+        choice = choose(names, quality, costs, self.settings.trouter.cost_weight)
+        reason = f"trouter: {compare_text(choice, choice.index)}"
+        return Decision(
+            model=names[choice.index],
+            reason=reason,
+            confidence=confidence_from_margin(choice.margin),
+            scores=choice.scores,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "encoder": self.predictor.encoder_name,
+            "trained_on": self.predictor.meta.get("dataset"),
+            "cost_weight": self.settings.trouter.cost_weight,
+        }

@@ -1,0 +1,171 @@
+"""Training perf_router: task-type centroids, a PCA of the encoder space, the neighbour table and the booster.
+
+`train_perf_router(train, encoder, out_dir, seed)` reads only the rows it is given (the caller passes the
+TRAIN split), and is deterministic: a fixed seed, a fixed thread count and XGBoost's exact-order `hist` method.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optmod.encoders import EMBEDDING_CACHE_DIR, Encoder, cached_embeddings, normalise_rows
+from optmod.routing.model_description import ModelDescription, describe_dataset_models
+from optmod.routing.perf_router_inference import (
+    NeighbourTable,
+    PerfRouterParts,
+    load_predictor,
+    pair_features,
+    project,
+    save_predictor,
+)
+from optmod.training.data import RoutingDataset
+
+TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "routing" / "task_taxonomy.json"
+
+
+@dataclass(frozen=True, slots=True)
+class PerfRouterHyperParameters:
+    """Chosen on a validation split carved from train (see the README's perf_router section)."""
+
+    knn_dims: int = 64
+    pca_features: int = 24
+    k: int = 40
+    capability_bandwidth: float = 0.05
+    # Share of training rows whose own-model neighbour outcome is hidden, so the booster learns to place
+    # models it never saw (the configured pool) as well as the ones it did.
+    hide_own_share: float = 0.4
+    rounds: int = 300
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    threads: int = 2
+
+
+def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    types = data["task_types"]
+    if not isinstance(types, dict) or not types:
+        raise ValueError(f"{path}: 'task_types' must map names to lists of sentences")
+    return {str(name): [str(s) for s in sentences] for name, sentences in types.items()}
+
+
+def task_centroids(encoder: Encoder, taxonomy: dict[str, list[str]]) -> np.ndarray:
+    """One L2-normalised mean embedding per task type, in the taxonomy's order."""
+    return normalise_rows(np.stack([encoder.encode(sentences).mean(axis=0) for sentences in taxonomy.values()]))
+
+
+def fit_parts(
+    dataset: RoutingDataset,
+    embeddings: np.ndarray,
+    centroids: np.ndarray,
+    task_names: tuple[str, ...],
+    models: tuple[ModelDescription, ...],
+    params: PerfRouterHyperParameters,
+) -> PerfRouterParts:
+    mean = embeddings.mean(axis=0).astype(np.float32)
+    # Right singular vectors of the centred TRAIN embeddings; the sign is fixed so retraining is byte-stable.
+    _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
+    components = vt[: params.knn_dims]
+    components *= np.where(components[np.arange(len(components)), np.abs(components).argmax(axis=1)] < 0, -1, 1)[
+        :, None
+    ]
+    partial = PerfRouterParts(
+        mean=mean,
+        projection=components.T.astype(np.float32),
+        pca_features=params.pca_features,
+        task_names=task_names,
+        task_centroids=centroids,
+        neighbours=NeighbourTable(
+            keys=np.zeros((0, params.knn_dims), dtype=np.float32),
+            quality=dataset.quality.astype(np.float32),
+            model_names=tuple(m.name for m in models),
+            capability=np.array([m.capability for m in models], dtype=np.float32),
+        ),
+        k=params.k,
+        capability_bandwidth=params.capability_bandwidth,
+    )
+    # The stored keys are float16; training uses the same rounded keys the router will serve with.
+    keys = project(partial, embeddings).astype(np.float16).astype(np.float32)
+    table = NeighbourTable(
+        keys=keys,
+        quality=dataset.quality.astype(np.float16).astype(np.float32),
+        model_names=partial.neighbours.model_names,
+        capability=partial.neighbours.capability,
+    )
+    return replace(partial, neighbours=table)
+
+
+def training_rows(
+    parts: PerfRouterParts,
+    dataset: RoutingDataset,
+    embeddings: np.ndarray,
+    models: tuple[ModelDescription, ...],
+    params: PerfRouterHyperParameters,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    hidden = rng.random(dataset.quality.shape) < params.hide_own_share
+    chars = np.array([len(p) for p in dataset.prompts], dtype=np.float32)
+    rows = pair_features(parts, embeddings, chars, models, training=True, self_known=~hidden)
+    target = dataset.quality.reshape(-1)
+    known = ~np.isnan(target)
+    return rows[known], target[known].astype(np.float32)
+
+
+def fit_booster(rows: np.ndarray, target: np.ndarray, params: PerfRouterHyperParameters, seed: int) -> Any:
+    import xgboost
+
+    matrix = xgboost.DMatrix(rows, label=target, nthread=params.threads)
+    booster = xgboost.train(
+        {
+            "objective": "reg:logistic",
+            "tree_method": "hist",
+            "max_depth": params.max_depth,
+            "eta": params.learning_rate,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "min_child_weight": 20,
+            "lambda": 1.0,
+            "seed": seed,
+            "nthread": params.threads,
+        },
+        matrix,
+        num_boost_round=params.rounds,
+    )
+    return booster
+
+
+def train_perf_router(
+    train: RoutingDataset,
+    encoder: Encoder,
+    out_dir: Path,
+    seed: int,
+    params: PerfRouterHyperParameters | None = None,
+    embeddings: np.ndarray | None = None,
+) -> None:
+    """Fit perf_router on `train` (the TRAIN split) and write its artifact folder to `out_dir`."""
+    params = params or PerfRouterHyperParameters()
+    if embeddings is None:
+        embeddings = cached_embeddings(train, encoder, EMBEDDING_CACHE_DIR)
+    taxonomy = load_taxonomy()
+    models = describe_dataset_models(train)
+    parts = fit_parts(train, embeddings, task_centroids(encoder, taxonomy), tuple(taxonomy), models, params)
+    rows, target = training_rows(parts, train, embeddings, models, params, seed)
+    booster = fit_booster(rows, target, params, seed)
+    meta = {
+        "router": "perf_router",
+        "encoder": encoder.name,
+        "encoder_fingerprint": getattr(encoder, "fingerprint", encoder.name),
+        "dataset": train.name,
+        "train_prompts": len(train),
+        "seed": seed,
+        "hyper_parameters": asdict(params),
+    }
+    save_predictor(out_dir, parts, booster, meta)
+
+
+load_perf_router = load_predictor

@@ -1,0 +1,310 @@
+"""The learned routers (perf_router, trouter, decision_tree) trained on small synthetic data.
+
+The data: easy prompts (short look-up questions) that every model answers, hard prompts (proofs and
+derivations) that only the strong models answer. A bag-of-words encoder stands in for the sentence encoder,
+so these tests need neither torch nor downloaded weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optmod.config import RoutersSettings, load_config
+from optmod.features import extract_features
+from optmod.registry import ModelRegistry
+from optmod.routing import ROUTERS, ArtifactError, RouteRequest, build_router
+from optmod.routing import decision_tree as decision_tree_module
+from optmod.routing import perf_router as perf_router_module
+from optmod.routing import trouter as trouter_module
+from optmod.routing.model_description import ModelDescription, describe_dataset_models
+from optmod.training.data import DatasetModel, RoutingDataset
+from optmod.training.registry import TRAINERS
+from optmod.training.train_decision_tree import train_decision_tree
+from optmod.training.train_perf_router import PerfRouterHyperParameters, train_perf_router
+from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
+
+EASY_TOPICS = ("capital", "colour", "author", "river", "mountain", "language", "currency", "holiday")
+HARD_TOPICS = ("prove", "derive", "integral", "eigenvalue", "theorem", "recursion", "asymptotic", "lemma")
+FAST_PERF = PerfRouterHyperParameters(knn_dims=16, pca_features=8, k=10, rounds=60, threads=1)
+FAST_TROUTER = TRouterHyperParameters(hidden=(32,), epochs=30, batch=64)
+
+
+class WordEncoder:
+    """Hashed bag of words, L2-normalised: similar words give similar vectors, like a sentence encoder would."""
+
+    name = "words"
+    dim = 64
+    fingerprint = "words-1"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+def make_prompt(rng: np.random.Generator, hard: bool) -> str:
+    topics = HARD_TOPICS if hard else EASY_TOPICS
+    words = rng.choice(topics, size=3)
+    if hard:
+        return f"Please {words[0]} the {words[1]} and the {words[2]} rigorously, step by step."
+    return f"What is the {words[0]} of the {words[1]}? Quick {words[2]} question."
+
+
+def make_dataset(n: int = 400, seed: int = 0) -> RoutingDataset:
+    """Three models: weak and cheap, middling, strong and expensive. Half the prompts are hard."""
+    rng = np.random.default_rng(seed)
+    hard = rng.random(n) < 0.5
+    prompts = tuple(make_prompt(rng, bool(h)) for h in hard)
+    models = (
+        DatasetModel("weak", 0.1, 0.1, 7.0),
+        DatasetModel("middle", 0.5, 0.5, 40.0),
+        DatasetModel("strong", 5.0, 15.0, None),
+    )
+    success = np.where(hard[:, None], [[0.1, 0.4, 0.9]], [[0.9, 0.93, 0.95]])
+    quality = (rng.random((n, 3)) < success).astype(np.float32)
+    tokens = np.array([len(p) / 4 for p in prompts])
+    prices_in = np.array([m.input_usd_per_mtok for m in models])
+    prices_out = np.array([m.output_usd_per_mtok for m in models])
+    cost = (tokens[:, None] * prices_in + 200 * prices_out) / 1e6
+    return RoutingDataset(
+        name="synthetic",
+        ids=tuple(f"p{i}" for i in range(n)),
+        prompts=prompts,
+        categories=tuple("hard" if h else "easy" for h in hard),
+        is_train=np.arange(n) < int(0.75 * n),
+        models=models,
+        quality=quality,
+        cost=cost,
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset() -> RoutingDataset:
+    return make_dataset()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, dataset: RoutingDataset) -> dict[str, Path]:
+    """Each router trained once on the train split, in its own folder."""
+    root = tmp_path_factory.mktemp("artifacts")
+    train, encoder = dataset.split("train"), WordEncoder()
+    folders = {name: root / name for name in ("perf_router", "trouter", "decision_tree")}
+    embeddings = encoder.encode(train.prompts)
+    train_perf_router(train, encoder, folders["perf_router"], 0, FAST_PERF, embeddings)
+    train_trouter(train, encoder, folders["trouter"], 0, FAST_TROUTER, embeddings)
+    train_decision_tree(train, encoder, folders["decision_tree"], 0)
+    return folders
+
+
+def predicted(name: str, folder: Path, data: RoutingDataset, models: Sequence[ModelDescription]) -> np.ndarray:
+    predictor = TRAINERS[name].load(folder)
+    return predictor.predict_quality(WordEncoder().encode(data.prompts), data.prompts, models)
+
+
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_router_beats_random_at_matched_cost(name: str, trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    test = dataset.split("test")
+    models = describe_dataset_models(dataset)
+    quality = predicted(name, trained[name], test, models)
+    # A knob setting that buys the strong model only where it is predicted to matter.
+    cost = test.cost / test.cost.max(axis=1, keepdims=True)
+    picks = np.argmax(quality - 0.3 * cost, axis=1)
+    rows = np.arange(len(test))
+    routed = float(test.quality[rows, picks].mean())
+    shares = np.bincount(picks, minlength=3) / len(picks)
+    random_same_mix = float(shares @ test.quality.mean(axis=0))
+    assert 0 < shares[2] < 1, f"{name} should mix models, got shares {shares}"
+    assert routed > random_same_mix + 0.05
+
+
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_router_ranks_easy_and_hard_prompts(name: str, trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    models = describe_dataset_models(dataset)
+    easy = "What is the capital of the river? Quick currency question."
+    hard = "Please prove the theorem and the integral rigorously, step by step."
+    probe = replace(dataset.subset(np.array([0, 1])), prompts=(easy, hard))
+    quality = predicted(name, trained[name], probe, models)
+    weak, strong = 0, 2
+    assert quality[0, weak] > quality[1, weak] + 0.3, "the weak model should do far better on the easy prompt"
+    assert quality[1, strong] > quality[1, weak] + 0.3, "on the hard prompt the strong model should be predicted ahead"
+
+
+def test_unseen_model_is_placed_by_its_description(trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    """A model no data set holds, described like the strong one, is predicted to do well on hard prompts."""
+    hard = replace(dataset.subset(np.array([0])), prompts=("Please derive the eigenvalue and the lemma rigorously.",))
+    models = describe_dataset_models(dataset)
+    newcomer = replace(models[2], name="never-seen", capability=models[2].capability)
+    quality = predicted("perf_router", trained["perf_router"], hard, [models[0], newcomer])
+    assert quality[0, 1] > quality[0, 0] + 0.2
+
+
+def test_training_is_deterministic(tmp_path: Path, dataset: RoutingDataset) -> None:
+    train, encoder = dataset.split("train"), WordEncoder()
+    embeddings = encoder.encode(train.prompts)
+    for run in ("a", "b"):
+        train_perf_router(train, encoder, tmp_path / run / "perf", 3, FAST_PERF, embeddings)
+        train_decision_tree(train, encoder, tmp_path / run / "tree", 3)
+    for relative in ("perf/booster.ubj", "perf/arrays.npz", "perf/meta.json", "tree/routing_policy.pkl"):
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
+
+
+# The routers as the proxy builds them: artifacts from the tests' training, the configured pool as candidates.
+
+
+@pytest.fixture
+def config_settings(trained: dict[str, Path]) -> tuple[RoutersSettings, ModelRegistry]:
+    config = load_config()
+    routers = config.routers.model_copy(
+        update={
+            "perf_router": config.routers.perf_router.model_copy(
+                update={"artifact_dir": str(trained["perf_router"]), "perf_router_min_similarity": -1.0}
+            ),
+            "trouter": config.routers.trouter.model_copy(update={"artifact": str(trained["trouter"])}),
+            "decision_tree": config.routers.decision_tree.model_copy(
+                update={"artifact": str(trained["decision_tree"] / "routing_policy.pkl")}
+            ),
+        }
+    )
+    return routers, ModelRegistry(config.models, config.primary_model)
+
+
+@pytest.fixture
+def word_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(perf_router_module, "load_router_encoder", lambda name: WordEncoder())
+    monkeypatch.setattr(trouter_module, "load_router_encoder", lambda name: WordEncoder())
+
+
+def route_request(prompt: str, registry: ModelRegistry) -> RouteRequest:
+    body = {"messages": [{"role": "user", "content": prompt}]}
+    return RouteRequest(features=extract_features(body), candidates=registry.models)
+
+
+@pytest.mark.usefixtures("word_encoder")
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_router_routes_the_configured_pool(name: str, config_settings: tuple[RoutersSettings, ModelRegistry]) -> None:
+    settings, registry = config_settings
+    active = build_router(name, settings, registry)
+    assert active.fallback_reason is None
+    decision = active.router.route(route_request("Please prove the theorem rigorously, step by step.", registry))
+    assert decision.model in registry
+    assert decision.reason.startswith(name)
+    assert 0.0 <= decision.confidence <= 1.0
+    assert {s.model for s in decision.scores} == {m.name for m in registry.models}
+    assert all(0.0 <= s.quality <= 1.0 and s.cost >= 0 for s in decision.scores)
+
+
+@pytest.mark.usefixtures("word_encoder")
+def test_perf_router_cost_weight_moves_the_pick(config_settings: tuple[RoutersSettings, ModelRegistry]) -> None:
+    settings, registry = config_settings
+    request = route_request("Please derive the asymptotic recursion and the lemma step by step.", registry)
+
+    def pick(**knobs: object) -> str:
+        own = settings.perf_router.model_copy(update=knobs)
+        router = ROUTERS["perf_router"](settings.model_copy(update={"perf_router": own}), registry)
+        return router.route(request).model
+
+    free = pick(perf_router_cost_weight=0.0, perf_router_degradation_threshold=0.0)
+    frugal = pick(perf_router_cost_weight=100.0, perf_router_degradation_threshold=1.0)
+    costs = {s.model: s.cost for s in ROUTERS["perf_router"](settings, registry).route(request).scores}
+    assert costs[frugal] == min(costs.values())
+    assert costs[free] > costs[frugal]
+
+
+@pytest.mark.usefixtures("word_encoder")
+def test_perf_router_baseline_bounds_the_loss(config_settings: tuple[RoutersSettings, ModelRegistry]) -> None:
+    settings, registry = config_settings
+    request = route_request("Please prove the eigenvalue theorem rigorously.", registry)
+    baseline = "anthropic/claude-sonnet-4.6"
+    own = settings.perf_router.model_copy(
+        update={
+            "perf_router_baseline": baseline,
+            "perf_router_degradation_threshold": 0.0,
+            "perf_router_cost_weight": 100.0,
+        }
+    )
+    decision = ROUTERS["perf_router"](settings.model_copy(update={"perf_router": own}), registry).route(request)
+    quality = {s.model: s.quality for s in decision.scores}
+    assert quality[decision.model] >= quality[baseline]
+
+
+@pytest.mark.usefixtures("word_encoder")
+def test_perf_router_unfamiliar_prompt_uses_priors(config_settings: tuple[RoutersSettings, ModelRegistry]) -> None:
+    settings, registry = config_settings
+    own = settings.perf_router.model_copy(update={"perf_router_min_similarity": 1.01, "perf_router_cost_weight": 0.0})
+    router = ROUTERS["perf_router"](settings.model_copy(update={"perf_router": own}), registry)
+    decision = router.route(route_request("zzz qqq", registry))
+    assert "unfamiliar" in decision.reason
+    best_prior = max(registry.models, key=lambda m: m.quality_prior)
+    assert decision.model == best_prior.name
+
+
+# Artifacts: round trip, and a missing or corrupt one makes the app fall back to rule_based.
+
+
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_artifact_round_trip_predicts_the_same(name: str, trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    models = describe_dataset_models(dataset)
+    first = predicted(name, trained[name], dataset, models)
+    second = predicted(name, trained[name], dataset, models)
+    assert first.shape == (len(dataset), 3)
+    np.testing.assert_array_equal(first, second)
+
+
+def corrupt(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"\x00not an artifact")
+
+
+@pytest.mark.usefixtures("word_encoder")
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_broken_artifact_falls_back_to_rule_based(
+    name: str,
+    damage: str,
+    tmp_path: Path,
+    trained: dict[str, Path],
+    config_settings: tuple[RoutersSettings, ModelRegistry],
+) -> None:
+    settings, registry = config_settings
+    folder = tmp_path / name
+    if damage == "corrupt":
+        import shutil
+
+        shutil.copytree(trained[name], folder)
+        corrupt(folder)
+    broken = {
+        "perf_router": settings.perf_router.model_copy(update={"artifact_dir": str(folder)}),
+        "trouter": settings.trouter.model_copy(update={"artifact": str(folder)}),
+        "decision_tree": settings.decision_tree.model_copy(update={"artifact": str(folder / "routing_policy.pkl")}),
+    }[name]
+    active = build_router(name, settings.model_copy(update={name: broken}), registry)
+    assert active.router.name == "rule_based"
+    assert active.fallback_reason and name in active.fallback_reason
+
+
+def test_policy_of_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "routing_policy.pkl"
+    path.write_bytes(pickle.dumps({"format_version": 999}))
+    with pytest.raises(ArtifactError):
+        decision_tree_module.load_policy(path)
+
+
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_every_learned_router_builds_from_config_yaml(name: str) -> None:
+    """With the committed artifacts, or (before they exist) as a clean fallback: never an exception."""
+    config = load_config()
+    active = build_router(name, config.routers, ModelRegistry(config.models, config.primary_model))
+    assert active.requested == name
+    assert active.router.name in (name, "rule_based")
