@@ -171,7 +171,7 @@ def estimate_difficulty(scan: _Scan, task_type: str, total_tokens: int) -> float
     text = scan.lower
     score = 0.15
     score += min(len(text) / 4000, 0.25)
-    score += min(scan.count(_HARD_WORDS, _HARD_PHRASES) * 0.12, 0.36)
+    score += min(scan.count(_HARD_WORDS, _HARD_PHRASES) * 0.12, 0.48)
     if task_type in ("math", "code", "reasoning"):
         score += 0.12
     if text.count("?") >= 3 or text.count("\n- ") + text.count("\n1.") >= 3:
