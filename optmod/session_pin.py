@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -53,13 +54,14 @@ PIN_STATES = (
 def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
     """The session a request belongs to, or None when it has no user message and names no session.
 
-    In order, the first that is present and non-empty wins:
-    1. the `x-session-id` header (any letter case), as the client sent it;
+    `headers` is looked up by lower-case name: Starlette's `Headers` (the request's) ignore case; a plain dict
+    must use lower-case names. In order, the first that is present and non-empty wins:
+    1. the `x-session-id` header, as the client sent it;
     2. the OpenAI `user` field of the body;
     3. the SHA1 (hex) of the first user message's text; of its whole content, canonical JSON, when it has
        no text (an image-only first message), so such conversations do not all share one session.
     """
-    header = headers.get(SESSION_HEADER) or _header_any_case(headers, SESSION_HEADER)
+    header = headers.get(SESSION_HEADER)
     if header:
         return header
     user = body.get("user")
@@ -74,15 +76,13 @@ def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str |
     return None
 
 
-def _header_any_case(headers: Mapping[str, str], name: str) -> str | None:
-    # Starlette's Headers are case-insensitive already; a plain dict from a test or a script may not be.
-    return next((value for key, value in headers.items() if key.lower() == name), None)
-
-
 def _fingerprint(content: Any) -> str:
     text = message_text(content)
     data = text.encode("utf-8") if text else orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+NO_CREDITS: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ class PinPlan:
 
     state: str
     model: str | None = None  # the model to force (hard pin, rehomed); None: route normally
-    credits: Mapping[str, float] = field(default_factory=dict)  # soft phase: {pinned model: USD credit}
+    credits: Mapping[str, float] = field(default_factory=lambda: NO_CREDITS)  # soft phase: {pinned model: USD credit}
     pinned_model: str | None = None  # the model the session was pinned to, if any
 
     @property
@@ -173,7 +173,8 @@ def plan_for_pin(
         return PinPlan("rehomed_context", model=target.name, pinned_model=pin.model)
     if phase == "hard":
         return PinPlan("hard", model=pin.model, pinned_model=pin.model)
-    return PinPlan("soft", credits={pin.model: soft_credit(pin, windows.soft_bonus_weight)}, pinned_model=pin.model)
+    credits = MappingProxyType({pin.model: soft_credit(pin, windows.soft_bonus_weight)})
+    return PinPlan("soft", credits=credits, pinned_model=pin.model)
 
 
 def soft_credit(pin: PinRecord, weight: float) -> float:
@@ -221,8 +222,8 @@ class SessionPins:
 
     async def record_success(self, session_id: str | None, model: ModelConfig, usage: Usage) -> None:
         """Pin the session to `model` from now on, adding the cache savings this answer reported."""
-        if session_id is None:
-            return
+        if session_id is None or self.windows.soft_s <= 0:
+            return  # with both windows at 0 pinning is off: a pin would be dead on arrival
         write = PinWrite(
             session_id=session_id,
             model=model.name,

@@ -337,6 +337,14 @@ async def test_requests_without_a_session_are_never_pinned(pins: tuple[SessionPi
     assert await service.active_count() == 0
 
 
+async def test_with_both_windows_at_zero_nothing_is_stored() -> None:
+    store = MemoryPinStore(10)
+    service = SessionPins(store, make_config(session_pin_hard_window_s=0, session_pin_soft_window_s=0))
+    await service.record_success("s", CHEAP, Usage(prompt_tokens=100, cached_tokens=50))
+    assert await store.get("s") is None
+    assert (await service.plan("s", make_features(), REGISTRY)).state == "fresh"
+
+
 async def test_two_services_on_one_store_agree(make_store: StoreFactory) -> None:
     clock = Clock()
     first = SessionPins(make_store(name="shared"), CONFIG, clock=clock)

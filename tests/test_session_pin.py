@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 
 from optmod.config import ModelConfig
 from optmod.features import Features
@@ -112,7 +113,8 @@ def test_user_field_beats_the_message_hash() -> None:
 
 @pytest.mark.parametrize("header", ["x-session-id", "X-Session-Id"])
 def test_session_header_beats_the_user_field(header: str) -> None:
-    assert session_id_for(chat_body(("user", "hi"), user="agent-7"), {header: "run-42"}) == "run-42"
+    headers = Headers(headers={"host": "127.0.0.1", header: "run-42"})
+    assert session_id_for(chat_body(("user", "hi"), user="agent-7"), headers) == "run-42"
 
 
 def test_empty_header_and_user_fall_through_to_the_hash() -> None:
