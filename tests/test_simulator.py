@@ -122,6 +122,7 @@ async def test_stream_has_role_content_finish_usage_and_done(start: Start, http:
     reply = await post(http, sim, make_body(stream=True, stream_options={"include_usage": True}))
     assert reply.status == 200
     assert reply.headers["Content-Type"] == "text/event-stream"
+    assert reply.headers["Transfer-Encoding"] == "chunked"  # as OpenAI streams, no Content-Length
     events = reply.events()
     assert events[-1] == "[DONE]"
     chunks = events[:-1]

@@ -79,19 +79,20 @@ async def send_stream(exchange: Exchange, cut_after: int | None = None) -> web.S
     """Stream the answer; with `cut_after`, drop the connection after that many content chunks instead."""
     plan = stream_plan(exchange.envelope, exchange.answer, exchange.usage if exchange.include_usage else None)
     await pause(exchange.timing.first_s)
+    interval = exchange.timing.chunk_interval_s
+    if cut_after is None and interval <= 0:
+        # Unpaced: headers and the whole chunked stream leave in one send, which keeps the simulator cheap
+        # under load (a StreamResponse sends its headers on their own, then the body, then the last chunk).
+        whole = web.Response(body=plan.head + b"".join(plan.body) + plan.tail, headers=SSE_HEADERS)
+        whole.enable_chunked_encoding()
+        return whole
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(exchange.request)
-    interval = exchange.timing.chunk_interval_s
     if cut_after is not None:
         await write_paced(response, (plan.head, *plan.body[:cut_after]), interval)
         await drop_connection(exchange.request, reset=False)
-    if interval > 0:
-        await write_paced(response, (plan.head, *plan.body), interval)
-        await response.write(plan.tail)
-    else:
-        # Unpaced: the whole stream in one write, which is what keeps the simulator cheap under load.
-        await response.write(plan.head + b"".join(plan.body) + plan.tail)
-    await response.write_eof()
+    await write_paced(response, (plan.head, *plan.body), interval)
+    await response.write_eof(plan.tail)
     return response
 
 
@@ -173,8 +174,7 @@ async def reply_stream_error_first(exchange: Exchange, fault: Fault) -> web.Stre
         return json_response(error)
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(exchange.request)
-    await response.write(sse_frame_raw(error))
-    await response.write_eof()
+    await response.write_eof(sse_frame_raw(error))
     return response
 
 
