@@ -101,6 +101,10 @@ class ProxyMetrics:
         latency = _seconds(record.get("latency_ms"))
         if latency is not None:
             self.latency.labels(model=model).observe(latency)
+        # The record carries the overhead, so the proxy need not call observe_overhead as well.
+        overhead = _seconds(record.get("overhead_ms"))
+        if overhead is not None:
+            self.overhead.observe(overhead)
         ttft = _seconds(record.get("ttft_ms"))
         if ttft is not None:
             self.ttft.labels(model=model).observe(ttft)
@@ -130,6 +134,7 @@ class ProxyMetrics:
         self.routing.labels(router=router).observe(seconds)
 
     def observe_overhead(self, seconds: float) -> None:
+        """For callers that measure overhead outside a log record; records are observed by `observe`."""
         self.overhead.observe(max(seconds, 0.0))
 
     def render(self) -> tuple[bytes, str]:

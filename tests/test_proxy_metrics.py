@@ -80,7 +80,7 @@ async def test_series_move_as_records_arrive() -> None:
         value(before, "optmod_requests_total", model="mid/reason", tier="reasoning", status="200", router="rule_based")
         == 0
     )
-    metrics.observe(make_record())
+    metrics.observe(make_record(overhead_ms=0.8))
     metrics.observe(make_record(status=502, ok=False, latency_ms=70_000.0))
     metrics.observe(ESCALATED)
     after = await scrape(metrics)
@@ -102,6 +102,8 @@ async def test_series_move_as_records_arrive() -> None:
     assert value(after, latency + "_bucket", model="mid/reason", le="+Inf") == 2
     assert value(after, "optmod_time_to_first_token_seconds_count", model="big/oracle") == 1
     assert value(after, "optmod_time_to_first_token_seconds_sum", model="big/oracle") == 0.3
+    assert value(after, "optmod_proxy_overhead_seconds_count") == 1
+    assert value(after, "optmod_proxy_overhead_seconds_bucket", le="0.001") == 1
 
 
 async def test_routing_and_overhead_histograms() -> None:

@@ -57,7 +57,7 @@ def make_record(**overrides: Any) -> dict[str, Any]:
     return LogRecord(**fields).to_dict()
 
 
-def generate_records(count: int, seed: int = 7) -> list[dict[str, Any]]:
+def generate_records(count: int, burst_size: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     models = [(m.name, m.tier) for m in POOL] + [GONE_MODEL]
     stamps = [NOW - rng.uniform(0, 26 * 3600) for _ in range(count - 40)]
@@ -66,8 +66,10 @@ def generate_records(count: int, seed: int = 7) -> list[dict[str, Any]]:
         first = (math.floor(NOW / 60) - minutes + 1) * 60
         stamps += [first, first + 59.9, first - 0.001]
     stamps.append(NOW)
+    # A dense burst over the last three minutes, written slightly out of arrival order as a busy proxy does.
+    burst = [min(NOW - 170 + i * 0.5 + rng.uniform(-3, 3), NOW) for i in range(burst_size)]
     records = []
-    for index, ts in enumerate(sorted(stamps)):
+    for index, ts in enumerate(sorted(stamps) + burst):
         records.append(make_record(**random_fields(rng, models), ts=ts, request_id=f"req-{index}"))
     return records
 
@@ -319,12 +321,12 @@ def pool_of(models: tuple[ModelConfig, ...]) -> Callable[[], ModelRegistry]:
     return lambda: registry
 
 
-RANGES = ["1h", "6h", "24h", "all", "1", "37", "200", "10000"]
+RANGES = ["1h", "6h", "24h", "all", "1", "37", "300", "400", "10000"]
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    return generate_records(600)
+    return generate_records(600, burst_size=340)
 
 
 @pytest.fixture

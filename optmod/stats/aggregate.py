@@ -1,9 +1,11 @@
 """The running statistics of the request log, answering polls from incremental aggregates.
 
-Every record is reduced once to a compact `Row` and added to three kinds of `Tally`: the bucket of its
-minute, the bucket of its hour, and the running total. A time window (1h, 6h, 24h) is the sum of at most 59
-minute buckets at its head and 25 hour buckets, so a poll costs the same on a log of a thousand or a million
-records. The last-N range folds the rows kept in a bounded ring (`MAX_LAST_N`).
+Every record is reduced once to a compact `Row`, kept in a bounded ring (`MAX_LAST_N`), and added to the
+open *block*: a `Tally` of consecutive records of one minute. When a block closes (a record of another
+minute, `BLOCK_RECORDS` records, or a poll) it is merged into the bucket of its minute, the bucket of its hour
+and the running total, so each record costs one `Tally.add`. A time window (1h, 6h, 24h) is the sum of at
+most 59 minute buckets at its head and 25 hour buckets; a last-N range is the sum of the blocks it covers
+plus the rows of one partial block. A poll therefore costs the same on a log of a thousand or a million.
 
 Window rule: a record belongs to the window of W minutes when its arrival minute is within the last W whole
 minutes, the current minute included (`minute(ts) > minute(now) - W`).
@@ -28,10 +30,22 @@ MAX_LAST_N = 10_000
 RECENT_ROWS = 50
 WINDOW_MINUTES = {"1h": 60, "6h": 360, "24h": 1440}
 HORIZON_MINUTES = max(WINDOW_MINUTES.values())
+BLOCK_RECORDS = 256
+# A block this small is cheaper to re-add row by row than to merge.
+MIN_MERGED_BLOCK = 8
 
 
 class RangeError(ValueError):
     """A `range` that is none of 1h, 6h, 24h, all, or a request count from 1 to MAX_LAST_N."""
+
+
+@dataclass(slots=True)
+class _Block:
+    """Consecutive records of one minute, counted together; `start` is the log index of the first."""
+
+    start: int
+    minute: int
+    tally: Tally
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +78,9 @@ class StatsAggregate:
         self._minutes: dict[int, Tally] = {}
         self._hours: dict[int, Tally] = {}
         self._ring: deque[Row] = deque(maxlen=MAX_LAST_N)
+        self._blocks: deque[_Block] = deque()  # closed blocks covering at least the ring, oldest first
+        self._open: _Block | None = None
+        self._seen = 0  # records folded since the last reset: the log index of the next one
         self._tiers: dict[str, int] = {}  # last tier recorded per model, for models that left the pool
         self._corrupt_lines = 0
         self._last_ts: float | None = None
@@ -71,53 +88,62 @@ class StatsAggregate:
     def rebuild(self, path: Path) -> RebuildResult:
         """Fold the existing JSONL once at start-up, replacing whatever was aggregated before."""
         started = time.perf_counter()
-        records = corrupt = 0
+        corrupt = 0
         with self._lock:
             self._reset()
-            oldest_minute = int(self._clock() // 60) - HORIZON_MINUTES
             for record in iter_records(path):
                 if record is None:
                     corrupt += 1
-                    continue
-                records += 1
-                self._fold(make_row(record), oldest_minute)
+                else:
+                    self._fold(make_row(record))
+            self._close_block()
             self._corrupt_lines = corrupt
+            records = self._seen
         return RebuildResult(records=records, corrupt_lines=corrupt, seconds=time.perf_counter() - started)
 
     def add(self, record: Mapping[str, Any]) -> None:
         row = make_row(record)
         with self._lock:
-            self._fold(row, int(self._clock() // 60) - HORIZON_MINUTES)
+            self._fold(row)
 
     def clear(self) -> None:
         with self._lock:
             self._reset()
 
-    def _fold(self, row: Row, oldest_minute: int) -> None:
-        self._total.add(row)
+    def _fold(self, row: Row) -> None:
         self._ring.append(row)
         if row.tier is not None:
             self._tiers[row.model] = row.tier
         if self._last_ts is None or row.ts > self._last_ts:
             self._last_ts = row.ts
-        # Records older than the longest window only count towards `all` and the ring.
-        if row.minute <= oldest_minute:
+        block = self._open
+        if block is None or block.minute != row.minute or block.tally.n >= BLOCK_RECORDS:
+            self._close_block()
+            block = self._open = _Block(start=self._seen, minute=row.minute, tally=Tally())
+        block.tally.add(row)
+        self._seen += 1
+
+    def _close_block(self) -> None:
+        block = self._open
+        if block is None:
             return
-        bucket = self._minutes.get(row.minute)
-        if bucket is None:
-            bucket = self._minutes[row.minute] = Tally()
-        bucket.add(row)
-        hour = row.minute // 60
-        bucket = self._hours.get(hour)
-        if bucket is None:
-            bucket = self._hours[hour] = Tally()
-        bucket.add(row)
+        self._open = None
+        self._total.merge(block.tally)
+        # Records older than the longest window only count towards `all` and the last-N ranges.
+        if block.minute > int(self._clock() // 60) - HORIZON_MINUTES:
+            _bucket(self._minutes, block.minute).merge(block.tally)
+            _bucket(self._hours, block.minute // 60).merge(block.tally)
+        blocks = self._blocks
+        blocks.append(block)
+        while blocks and blocks[0].start + blocks[0].tally.n <= self._seen - MAX_LAST_N:
+            blocks.popleft()
 
     def snapshot(self, range_: str, active_pins: int) -> dict[str, Any]:
         """The /api/stats body for one range; raises RangeError for a range it does not know."""
         selector = parse_range(range_)
         now = self._clock()
         with self._lock:
+            self._close_block()
             tally, recent = self._select(selector, int(now // 60))
             body = render_tally(tally, self._pricing(), self._tiers)
             body["recent"] = [render_recent(row) for row in reversed(recent)]
@@ -132,6 +158,7 @@ class StatsAggregate:
         """Light counts for frequent polling: totals since start-up (or the last clear) and the last minute."""
         now_minute = int(self._clock() // 60)
         with self._lock:
+            self._close_block()
             total = self._total
             minute = self._minutes.get(now_minute, Tally())
             return {
@@ -148,21 +175,33 @@ class StatsAggregate:
     def _select(self, selector: int | str, now_minute: int) -> tuple[Tally, list[Row]]:
         """The tally of the range and its most recent rows (oldest first)."""
         if selector == "all":
-            return self._total, self._last_rows(RECENT_ROWS)
+            return self._total, self._rows_from(self._seen - RECENT_ROWS)
         if isinstance(selector, int):
-            rows = self._last_rows(selector)
-            tally = Tally()
-            for row in rows:
-                tally.add(row)
-            return tally, rows[-RECENT_ROWS:]
+            return self._last_n(selector), self._rows_from(self._seen - min(selector, RECENT_ROWS))
         first_minute = now_minute - WINDOW_MINUTES[selector] + 1
         self._prune(now_minute - HORIZON_MINUTES)
-        recent = [row for row in self._last_rows(RECENT_ROWS) if row.minute >= first_minute]
+        recent = [row for row in self._rows_from(self._seen - RECENT_ROWS) if row.minute >= first_minute]
         return self._window(first_minute), recent
 
-    def _last_rows(self, count: int) -> list[Row]:
-        ring = self._ring
-        return [ring[i] for i in range(max(len(ring) - count, 0), len(ring))]
+    def _rows_from(self, index: int, end: int | None = None) -> list[Row]:
+        """Rows by log index, from `index` (clamped to what the ring holds) to `end` (exclusive)."""
+        ring, offset = self._ring, self._seen - len(self._ring)
+        stop = self._seen if end is None else end
+        return [ring[i - offset] for i in range(max(index, offset), stop)]
+
+    def _last_n(self, count: int) -> Tally:
+        first = self._seen - count
+        tally = Tally()
+        for block in reversed(self._blocks):
+            end = block.start + block.tally.n
+            if end <= first:
+                break
+            if block.start >= first and block.tally.n >= MIN_MERGED_BLOCK:
+                tally.merge(block.tally)
+            else:
+                for row in self._rows_from(max(first, block.start), end):
+                    tally.add(row)
+        return tally
 
     def _window(self, first_minute: int) -> Tally:
         first_full_hour = -(-first_minute // 60)
@@ -181,3 +220,10 @@ class StatsAggregate:
             del self._minutes[minute]
         for hour in [h for h in self._hours if (h + 1) * 60 - 1 <= oldest_minute]:
             del self._hours[hour]
+
+
+def _bucket(buckets: dict[int, Tally], key: int) -> Tally:
+    bucket = buckets.get(key)
+    if bucket is None:
+        bucket = buckets[key] = Tally()
+    return bucket

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 UNKNOWN = "unknown"
 # Fine latency buckets: bucket k holds (2^((k-1)/8), 2^(k/8)] ms, a ratio of 2^(1/8) = 1.09 per bucket.
@@ -21,9 +20,12 @@ HISTOGRAM_EDGES_MS = (100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 6
 K = TypeVar("K")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One request reduced to what the stats need; token counts are clamped as the cost arithmetic does."""
+class Row(NamedTuple):
+    """One request reduced to what the stats need; token counts are clamped as the cost arithmetic does.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per request on the log's hot path, and a
+    frozen dataclass pays one `object.__setattr__` per field.
+    """
 
     ts: float
     minute: int

@@ -232,7 +232,7 @@ function setRange(range) {
 function togglePause() {
   view.paused = !view.paused;
   const button = $("pause-btn");
-  button.textContent = view.paused ? "▶ Resume" : "⏸ Pause";
+  button.textContent = view.paused ? "Resume table" : "Pause table";
   button.setAttribute("aria-pressed", String(view.paused));
   $("recent").dataset.paused = String(view.paused);
   if (!view.paused && window.__optmodStats) renderTable(window.__optmodStats);
