@@ -70,8 +70,13 @@ def aiq(hull: Hull, low: float, high: float) -> float:
     return float(area / (high - low))
 
 
+# Qualities are means of many floats: a curve that ends exactly on the target must count as reaching it.
+REACH_TOLERANCE = 1e-9
+
+
 def cost_to_reach(hull: Hull, target: float) -> float | None:
     """The least mean cost at which the hull reaches `target` quality, or None if it never does."""
+    target -= REACH_TOLERANCE
     if hull.qualities[-1] < target:
         return None
     if hull.qualities[0] >= target:
