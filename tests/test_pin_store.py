@@ -110,7 +110,8 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         builders: dict[str, Callable[[], PinStore]] = {
             "memory": lambda: made.get(name) or MemoryPinStore(max_sessions),
             "sqlite": lambda: SqlitePinStore(tmp_path / f"{name}.sqlite3", max_sessions),
-            "redis": lambda: RedisPinStore(url, max_sessions, prefix=f"test:{run}:{name}:"),
+            # A generous timeout: the test machine may be busy, and a timeout here is not what is tested.
+            "redis": lambda: RedisPinStore(url, max_sessions, prefix=f"test:{run}:{name}:", timeout_s=10),
         }
         store = builders[kind]()
         made.setdefault(name, store)
