@@ -14,6 +14,8 @@ from typing import Any, NamedTuple, TypeVar
 UNKNOWN = "unknown"
 # Fine latency buckets: bucket k holds (2^((k-1)/8), 2^(k/8)] ms, a ratio of 2^(1/8) = 1.09 per bucket.
 FINE_STEPS_PER_DOUBLING = 8
+FINE_FLOOR_BIN = -10 * FINE_STEPS_PER_DOUBLING  # 2^-10 ms, about a microsecond: everything below shares it
+FINE_FLOOR_MS = 2.0 ** (FINE_FLOOR_BIN / FINE_STEPS_PER_DOUBLING)
 LATENCY_RESOLUTION_PCT = round((2 ** (1 / FINE_STEPS_PER_DOUBLING) - 1) * 100, 1)
 # The displayed histogram: a latency falls in the first bin whose upper edge (ms) is >= it; the last is open.
 HISTOGRAM_EDGES_MS = (100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 60_000)
@@ -61,8 +63,9 @@ def _num(value: Any) -> float | None:
 
 
 def fine_bin(latency_ms: float) -> int:
-    if latency_ms <= 1:
-        return 0
+    """The fine bucket of a latency; indices go negative below 1 ms (a local simulator answers that fast)."""
+    if latency_ms <= FINE_FLOOR_MS:
+        return FINE_FLOOR_BIN
     return math.ceil(FINE_STEPS_PER_DOUBLING * math.log2(latency_ms) - 1e-9)
 
 
