@@ -155,3 +155,45 @@ def test_committed_static_encoder_loads_and_separates_topics() -> None:
     vectors = encoder.encode(["How do I sort a list in Python?", "Sorting a Python list", "The cat sat on the mat."])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
+
+
+def test_quantise_folds_the_weight_into_the_scale() -> None:
+    from optmod.training.distill import quantise
+
+    rows = np.array([[1.0, -2.0], [0.0, 0.0], [0.5, 0.25]])
+    table, scales = quantise(rows, np.array([1.0, 1.0, 0.5]))
+    assert table.dtype == np.int8 and table[0].tolist() == [64, -127]
+    np.testing.assert_allclose(table * scales[:, None], rows * np.array([[1.0], [1.0], [0.5]]), atol=0.02)
+
+
+def test_principal_axes_are_orthonormal_with_fixed_signs() -> None:
+    from optmod.training.distill import principal_axes
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(200, 6)) * np.array([5, 3, 1, 0.5, 0.1, 0.1])
+    _, axes = principal_axes(vectors, 3)
+    np.testing.assert_allclose(axes @ axes.T, np.eye(3), atol=1e-9)
+    assert (axes[np.arange(3), np.abs(axes).argmax(axis=1)] > 0).all()
+    _, flipped = principal_axes(-vectors, 3)
+    np.testing.assert_allclose(flipped, axes, atol=1e-9)  # same data up to sign: the same artifact
+
+
+def test_ridge_recovers_a_linear_map() -> None:
+    from optmod.training.distill import fit_ridge
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 4))
+    true_w, true_b = rng.normal(size=(4, 3)), np.array([1.0, -1.0, 0.5])
+    w, b = fit_ridge(x, x @ true_w + true_b, strength=1e-8)
+    np.testing.assert_allclose(w, true_w, atol=1e-6)
+    np.testing.assert_allclose(b, true_b, atol=1e-6)
+
+
+def test_frequent_tokens_weigh_less(tmp_path: Path) -> None:
+    from optmod.training.distill import token_weights
+
+    folder = write_static_artifact(
+        tmp_path / "enc", np.zeros((5, 2), np.int8), np.ones(5, np.float32), np.eye(2, dtype=np.float32)
+    )
+    weights = token_weights(["easy easy easy hard", "easy proof"], folder / "tokenizer.json", len(VOCAB))
+    assert weights[VOCAB["easy"]] < weights[VOCAB["hard"]] < weights[VOCAB["cheap"]] == 1.0
