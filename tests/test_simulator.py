@@ -344,6 +344,7 @@ async def test_status_fault_with_retry_after_then_recovers(start: Start, http: a
     replies = [await post(http, sim, make_body()) for _ in range(4)]
     assert [r.status for r in replies] == [429, 503, 503, 200]
     assert replies[0].headers["Retry-After"] == "1.5"
+    assert replies[0].headers["retry-after-ms"] == "1500"
     assert replies[0].json()["error"]["code"] == "rate_limit_exceeded"
     assert set(replies[1].json()["error"]) == {"message", "type", "param", "code"}
     assert "Retry-After" not in replies[1].headers
@@ -559,6 +560,15 @@ async def test_control_refuses_bad_faults(start: Start, http: aiohttp.ClientSess
         assert response.status == 400
         assert "error" in await response.json()
     assert sim.pending_faults() == []
+
+
+async def test_received_keeps_the_latest_but_counts_all(start: Start, http: aiohttp.ClientSession) -> None:
+    sim = await start(keep_received=3)
+    for n in range(8):
+        await post(http, sim, make_body(messages=[{"role": "user", "content": f"request {n}"}]))
+    assert 3 <= len(sim.received) < 6
+    assert sim.received[-1].body["messages"][0]["content"] == "request 7"
+    assert sim.journal.total == 8
 
 
 def test_fault_and_profile_validation() -> None:

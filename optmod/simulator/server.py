@@ -161,8 +161,7 @@ class SimulatedProvider:
         profile = self.profile_for(model)
         if profile is None:
             self._record(request, body, prompt, 0, None)
-            message = f"The model `{model}` does not exist or you do not have access to it."
-            return json_response(error_bytes(message, "invalid_request_error", None, "model_not_found"), 404)
+            return model_not_found(model)
         fault = self._faults.take(model)
         cache = self._caches[profile.name]
         cached = cache.cached_tokens(prompt) if profile.cache else 0
@@ -247,6 +246,11 @@ def check_chat_body(body: Any) -> tuple[str, str | None] | None:
     if "stream" in body and not isinstance(body["stream"], bool | None):
         return "'stream' must be a boolean", "stream"
     return None
+
+
+def model_not_found(model: str) -> web.Response:
+    message = f"The model `{model}` does not exist or you do not have access to it."
+    return json_response(error_bytes(message, "invalid_request_error", None, "model_not_found"), 404)
 
 
 def invalid_request(message: str, param: str | None = None) -> web.Response:
