@@ -122,6 +122,8 @@ async def check_models(page: Any, stats: dict[str, Any]) -> None:
     assert [float(c[0] or "nan") for c in costs] == pytest.approx([m["cost_usd"] for m in stats["models"]])
     fills = await page.eval_on_selector_all("#models .fill", "nodes => nodes.map(n => n.className)")
     assert fills == [f"fill t{m['tier']}" for m in stats["models"]]  # tier-coloured bars
+    widths = await page.eval_on_selector_all("#models .fill", "nodes => nodes.map(n => parseFloat(n.style.width))")
+    assert widths == pytest.approx([m["share"] * 100 for m in stats["models"]], abs=0.006)
     savings = page.locator("#savings")
     assert float(await savings.get_attribute("data-savings-usd")) == pytest.approx(stats["savings"]["savings_usd"])
     assert await savings.get_attribute("data-oracle-model") == stats["savings"]["oracle_model"]
