@@ -110,7 +110,9 @@ async def test_non_streamed_answer_has_the_openai_shape(start: Start, http: aioh
     choice = obj["choices"][0]
     assert choice["finish_reason"] == "stop"
     assert choice["message"]["role"] == "assistant"
-    assert len(choice["message"]["content"].split()) == 17
+    content = choice["message"]["content"]
+    assert len(content.split()) == 17
+    assert content[0].isupper() and content.endswith(".") and content.count(".") == 2  # sentences of 12 words
     assert obj["usage"]["completion_tokens"] == 17
     assert obj["usage"]["total_tokens"] == obj["usage"]["prompt_tokens"] + 17
     assert obj["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
@@ -329,6 +331,19 @@ async def test_streamed_tool_call_reassembles_to_the_same_call(start: Start, htt
     assert len(fragments) > 1 and all(f["index"] == 0 and "id" not in f for f in fragments)
     assert "".join(f["function"]["arguments"] for f in fragments) == call["function"]["arguments"]
     assert events[-2]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+async def test_json_response_formats_answer_json(start: Start, http: aiohttp.ClientSession) -> None:
+    sim = await start()
+    loose = (await post(http, sim, make_body(response_format={"type": "json_object"}))).json()
+    assert isinstance(json.loads(loose["choices"][0]["message"]["content"])["answer"], str)
+    schema = weather_tool()["function"]["parameters"]
+    response_format = {"type": "json_schema", "json_schema": {"name": "weather", "schema": schema, "strict": True}}
+    body = make_body(response_format=response_format)
+    strict = json.loads((await post(http, sim, body)).json()["choices"][0]["message"]["content"])
+    assert set(strict) == set(schema["required"])
+    events = (await post(http, sim, {**body, "stream": True})).events()
+    assert json.loads("".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1])) == strict
 
 
 # --- faults -------------------------------------------------------------------------------------------

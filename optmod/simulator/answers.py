@@ -27,6 +27,7 @@ VOCABULARY = (
 )  # fmt: skip
 SPACED_WORDS = tuple(" " + word for word in VOCABULARY)
 WORD_MASK = len(VOCABULARY) - 1
+SENTENCE_WORDS = 12
 MIN_OUTPUT_TOKENS = 20
 MAX_OUTPUT_TOKENS = 200
 # The function name and the call's framing count as tokens too, as providers bill them.
@@ -88,13 +89,18 @@ def compose_answer(
     chunk_tokens: int,
     empty: bool = False,
 ) -> Answer:
-    """The answer to `body`: empty when asked to be, a tool call when tools are offered, text otherwise."""
+    """The answer to `body`: empty when asked to be, a tool call when tools are offered, JSON when the
+    response_format asks for it, text otherwise."""
     if empty:
         return Answer(pieces=(), completion_tokens=0, finish_reason="stop")
     function = pick_function(body)
     if function is not None:
         return compose_tool_call(function, draws, chunk_tokens)
-    return compose_text(body, draws, output_tokens, chunk_tokens)
+    text = compose_text(body, draws, output_tokens, chunk_tokens)
+    json_format = requested_json(body)
+    if json_format is not None:
+        return compose_json(json_format, text, chunk_tokens)
+    return text
 
 
 def requested_limit(body: Mapping[str, Any]) -> int | None:
@@ -117,6 +123,9 @@ def compose_text(body: Mapping[str, Any], draws: Draws, output_tokens: int | Non
     tokens = [SPACED_WORDS[byte & WORD_MASK] for byte in draws.words(count)]
     if tokens:
         tokens[0] = tokens[0][1:].capitalize()
+        for end in range(SENTENCE_WORDS - 1, count - 1, SENTENCE_WORDS):
+            tokens[end] += "."
+            tokens[end + 1] = tokens[end + 1].title()
         tokens[-1] += "."
     return Answer(pieces=group_tokens(tokens, chunk_tokens), completion_tokens=count, finish_reason=finish_reason)
 
@@ -125,6 +134,29 @@ def group_tokens(tokens: list[str], chunk_tokens: int) -> tuple[str, ...]:
     if chunk_tokens == 1:
         return tuple(tokens)
     return tuple("".join(tokens[i : i + chunk_tokens]) for i in range(0, len(tokens), chunk_tokens))
+
+
+def split_text(text: str, chunk_tokens: int) -> tuple[str, ...]:
+    step = CHARS_PER_TOKEN * chunk_tokens
+    return tuple(text[i : i + step] for i in range(0, len(text), step))
+
+
+def requested_json(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The response_format when it asks for JSON ("json_object" or "json_schema"), else None."""
+    response_format = body.get("response_format")
+    if isinstance(response_format, Mapping) and response_format.get("type") in ("json_object", "json_schema"):
+        return response_format
+    return None
+
+
+def compose_json(response_format: Mapping[str, Any], text: Answer, chunk_tokens: int) -> Answer:
+    """A JSON answer: the schema filled in for "json_schema", the text under "answer" for "json_object"."""
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    value = fill_schema(schema, schema) if isinstance(schema, Mapping) else {"answer": text.content}
+    serialized = orjson.dumps(value).decode()
+    tokens = count_text_tokens(len(serialized))
+    return Answer(pieces=split_text(serialized, chunk_tokens), completion_tokens=tokens, finish_reason="stop")
 
 
 def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -152,10 +184,10 @@ def compose_tool_call(function: Mapping[str, Any], draws: Draws, chunk_tokens: i
     name = function.get("name")
     call_id = "call_" + draws.take(CALL_ID_OFFSET, 12).hex()
     call = ToolCall(id=call_id, name=name if isinstance(name, str) else "", arguments=text)
-    step = CHARS_PER_TOKEN * chunk_tokens
-    pieces = tuple(text[i : i + step] for i in range(0, len(text), step))
     tokens = count_text_tokens(len(text)) + TOOL_CALL_OVERHEAD_TOKENS
-    return Answer(pieces=pieces, completion_tokens=tokens, finish_reason="tool_calls", tool_call=call)
+    return Answer(
+        pieces=split_text(text, chunk_tokens), completion_tokens=tokens, finish_reason="tool_calls", tool_call=call
+    )
 
 
 def fill_schema(schema: Any, root: Any, depth: int = 0) -> Any:
