@@ -163,6 +163,18 @@ async def test_a_drop_applies_only_while_pinned_to_that_model(make_store: StoreF
     assert not await store.drop("s", "m1")
 
 
+async def test_a_dropped_session_starts_again_from_nothing(make_store: StoreFactory) -> None:
+    store = make_store(max_sessions=3)
+    await store.record(write("s", "m1", savings=0.25))
+    await store.drop("s", "m1")
+    await store.record(write("s", "m1", ts=T0 + 1))
+    assert await store.get("s") == PinRecord("m1", T0 + 1, 0.0, 0)
+    for index in range(5):  # push "s" out by size, then bring it back
+        await store.record(write(f"other{index}", ts=T0 + 2 + index))
+    await store.record(write("s", "m1", ts=T0 + 10))
+    assert await store.get("s") == PinRecord("m1", T0 + 10, 0.0, 0)
+
+
 async def test_count_since_counts_recent_sessions(make_store: StoreFactory) -> None:
     store = make_store()
     for index in range(5):
