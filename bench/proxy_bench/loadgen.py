@@ -90,6 +90,7 @@ class ResponseReader(asyncio.Protocol):
         self.events = 0
         self.tail = b""
         self.closed = False
+        self.keep_alive = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, hence the cast rather than a check.
@@ -106,6 +107,10 @@ class ResponseReader(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if self.waiter is not None and not self.waiter.done():
                 self.waiter.set_exception(exc)
+
+    def on_headers_complete(self) -> None:
+        # Read here: once the message is complete the parser has moved on and no longer knows.
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         if self.first_byte_at == 0.0:
@@ -144,9 +149,11 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     measured_from: float = 0.0
 
-    def take(self) -> int | None:
+    def take(self, max_seconds: float) -> int | None:
         if self.issued >= self.total or time.perf_counter() >= self.deadline:
             return None
+        if self.issued == self.warmup:
+            self.warmed(max_seconds)
         self.issued += 1
         return self.issued - 1
 
@@ -165,7 +172,7 @@ async def open_connection(target: Target) -> ResponseReader:
 
 async def drive(target: Target, run: Run, max_seconds: float) -> None:
     reader: ResponseReader | None = None
-    while (index := run.take()) is not None:
+    while (index := run.take(max_seconds)) is not None:
         try:
             if reader is None or reader.closed:
                 reader = await open_connection(target)
@@ -174,11 +181,9 @@ async def drive(target: Target, run: Run, max_seconds: float) -> None:
             run.errors += index >= run.warmup
             reader = None
             continue
-        if index == run.warmup - 1:
-            run.warmed(max_seconds)
         if index >= run.warmup:
             run.samples.append(sample)
-        if not reader.parser.should_keep_alive():
+        if not reader.keep_alive:
             assert reader.transport is not None
             reader.transport.close()
             reader = None
@@ -228,8 +233,6 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     warmup = args.warmup if args.warmup >= 0 else max(args.concurrency, 20)
     started = time.perf_counter()
     run = Run(requests, args.requests + warmup, warmup, started + 2 * args.max_seconds + DRAIN_GRACE_S)
-    if warmup == 0:
-        run.warmed(args.max_seconds)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     workers = [asyncio.ensure_future(drive(target, run, args.max_seconds)) for _ in range(args.concurrency)]
     _, pending = await asyncio.wait(workers, timeout=3 * args.max_seconds + 2 * DRAIN_GRACE_S)
