@@ -358,7 +358,7 @@ class OpenStream:
         Raises the transport's exception if the stream breaks; the caller ends the response visibly.
         """
         for held in self.held:
-            yield held
+            yield held if client_wants_usage else _without_null_usage(held)
         self.held = []
         while True:
             event = await self._next_event()
@@ -376,10 +376,17 @@ class OpenStream:
                     continue
             elif b'"content"' in event:
                 self.content_chars += _content_chars_fast(event)
-            yield event
+            yield event if client_wants_usage else _without_null_usage(event)
 
     def close(self) -> None:
         self.response.close()
+
+
+def _without_null_usage(event: bytes) -> bytes:
+    """The chunk as the client would have got it had optmod not asked the provider for usage."""
+    if b'"usage"' not in event:
+        return event
+    return event.replace(b',"usage":null', b"").replace(b', "usage": null', b"")
 
 
 def _content_chars_fast(event: bytes) -> int:

@@ -28,7 +28,7 @@ from optmod.log import Alternative, AttemptRecord, LogRecord
 from optmod.registry import Usage, call_cost
 from optmod.request_body import check_chat_body, read_json_body
 from optmod.routing import Decision, ModelScore, RouteRequest
-from optmod.session_pin import session_id_for
+from optmod.session_pin import fits_context, session_id_for
 from optmod.state import COMPRESSOR, AppState, Runtime
 
 # A provider asking for a longer wait than this is not waited for; the model just cools down.
@@ -41,8 +41,7 @@ def eligible_models(runtime: Runtime, features: Features) -> tuple[ModelConfig, 
     pool = runtime.registry.models
     if features.has_images:
         pool = tuple(m for m in pool if m.supports_vision) or pool
-    needed = features.estimated_tokens + (features.max_output_tokens or 0)
-    fitting = tuple(m for m in pool if m.context_window > needed)
+    fitting = tuple(m for m in pool if fits_context(m, features))
     # The estimate is rough: when nothing seems to fit, let the largest windows try rather than refuse.
     return fitting or tuple(sorted(pool, key=lambda m: m.context_window, reverse=True))
 
@@ -85,7 +84,10 @@ class ChatCall:
             return registry[requested]
         plan = await self.state.pins.plan(self.session_id, self.features, registry)
         self.pin_state = plan.state
-        if plan.model is not None and plan.model in registry:
+        if plan.model is not None and self.state.cooldowns.is_cooling(plan.model):
+            # The pinned model just failed for someone else: do not send this request into the same wall.
+            self.pin_state = "evicted_post_failure"
+        elif plan.model is not None and plan.model in registry:
             self.pinned = True
             self.router_name = "session_pin"
             self.decision = Decision(
@@ -135,10 +137,10 @@ class ChatCall:
             seconds = failure.retry_after if failure.retry_after is not None else limits.cooldown_s
             self.state.cooldowns.cool(model.name, min(seconds, MAX_COOLDOWN_S))
         tried = tuple(a.model for a in self.attempts)
+        await self.state.pins.record_failure(self.session_id, model.name)  # drops the pin only if it points here
         if self.pinned:
             self.pinned = False
             self.pin_state = "evicted_post_failure"
-            await self.state.pins.record_failure(self.session_id, model.name)
             if failure.failure != CONTEXT_LENGTH:
                 decision = await self.route({}, exclude=tried)
                 if decision.model not in tried:

@@ -35,9 +35,9 @@ async def test_router_swap_under_load_drops_nothing(proxy: RunningProxy) -> None
     async with httpx.AsyncClient(timeout=20) as http:
         done = asyncio.Event()
 
-        async def traffic() -> list[int]:
+        async def traffic(batch: int) -> list[int]:  # distinct prompts: no session pins between batches
             return [
-                (await http.post(f"{proxy.base_url}/chat/completions", json=chat_body(f"q{i}"))).status_code
+                (await http.post(f"{proxy.base_url}/chat/completions", json=chat_body(f"q{batch}-{i}"))).status_code
                 for i in range(15)
             ]
 
@@ -50,7 +50,7 @@ async def test_router_swap_under_load_drops_nothing(proxy: RunningProxy) -> None
                 await asyncio.sleep(0.002)
 
         swapper = asyncio.ensure_future(swaps())
-        batches = await asyncio.gather(traffic(), traffic(), traffic())
+        batches = await asyncio.gather(traffic(0), traffic(1), traffic(2))
         done.set()
         await swapper
     assert [s for batch in batches for s in batch] == [200] * 45

@@ -33,7 +33,9 @@ async def live_proxy(tmp_path: object) -> AsyncIterator[str]:
     app = create_app(AppSettings(config_path=DEFAULT_CONFIG_PATH))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
+    for _ in range(200):
+        if server.started:
+            break
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}/v1"
     server.should_exit = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import openai
 import orjson
@@ -65,8 +67,9 @@ async def test_streaming_with_include_usage_gets_the_usage_chunk(proxy: RunningP
     assert proxy.records()[0]["completion_tokens"] == chunks[-1].usage.completion_tokens
 
 
-async def test_the_stream_bytes_are_exactly_the_providers(proxy: RunningProxy) -> None:
-    body = chat_body("count to three", stream=True, stream_options={"include_usage": True})
+@pytest.mark.parametrize("extra", [{"stream_options": {"include_usage": True}}, {}], ids=["usage", "no-usage"])
+async def test_the_stream_bytes_are_exactly_the_providers(proxy: RunningProxy, extra: dict[str, Any]) -> None:
+    body = chat_body("count to three", stream=True, **extra)
     async with httpx.AsyncClient() as http:
         via_proxy = await http.post(f"{proxy.base_url}/chat/completions", json=body)
         model = via_proxy.headers["x-optmod-model"]
