@@ -162,5 +162,3 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
     app.state.started = time.time()
     return app
-
-
