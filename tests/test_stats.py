@@ -382,6 +382,18 @@ async def test_windows_slide_as_the_clock_moves() -> None:
     assert stats.snapshot("all", 0)["totals"]["requests"] == 1
 
 
+async def test_buckets_stay_bounded_without_polls() -> None:
+    """A week of one request a minute, never polled: only the last day keeps minute buckets."""
+    clock = [NOW]
+    stats = StatsAggregate(pool_of(POOL), clock=lambda: clock[0])
+    for minute in range(7 * 1440):
+        clock[0] = NOW + minute * 60
+        stats.add(make_record(ts=clock[0], model="mid/reason", tier=1))
+    assert stats.live(0)["requests"] == 7 * 1440
+    assert len(stats._minutes) <= 1440 + 60 and len(stats._hours) <= 26
+    assert stats.snapshot("24h", 0)["totals"]["requests"] == 1440
+
+
 async def test_savings_follow_the_current_pool_and_retired_models_keep_their_tier() -> None:
     pools = [ModelRegistry(POOL, primary="mid/reason")]
     stats = StatsAggregate(lambda: pools[0], clock=lambda: NOW)

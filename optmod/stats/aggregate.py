@@ -130,7 +130,11 @@ class StatsAggregate:
         self._open = None
         self._total.merge(block.tally)
         # Records older than the longest window only count towards `all` and the last-N ranges.
-        if block.minute > int(self._clock() // 60) - HORIZON_MINUTES:
+        oldest_minute = int(self._clock() // 60) - HORIZON_MINUTES
+        if block.minute > oldest_minute:
+            if block.minute // 60 not in self._hours:
+                # Once an hour, so memory stays bounded even when nobody polls a window.
+                self._prune(oldest_minute)
             _bucket(self._minutes, block.minute).merge(block.tally)
             _bucket(self._hours, block.minute // 60).merge(block.tally)
         blocks = self._blocks
