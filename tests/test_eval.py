@@ -203,12 +203,15 @@ def test_eval_command_prints_the_summary(
             str(tmp_path / "cli"),
             "--timing-queries",
             "4",
+            "--cache-dir",
+            str(tmp_path / "cache"),
         ]
     )
     assert code == 0
     printed = capsys.readouterr().out
     assert "level[words]" in printed and "oracle" in printed
     assert (tmp_path / "cli" / "report.md").is_file()
+    assert any((tmp_path / "cache" / "trained").iterdir())
 
 
 def test_timing_prompts_include_long_ones() -> None:

@@ -15,6 +15,9 @@ from typing import Any
 
 from optmod.encoders import EMBEDDING_CACHE_DIR, STATIC_ENCODER_DIR
 
+# Derived data (embeddings, routers trained for evaluation) lives under the repo's ignored .cache folder.
+DEFAULT_CACHE_DIR = EMBEDDING_CACHE_DIR.parent
+
 DEFAULT_SEED = 0
 DEFAULT_ENCODER = "static"
 Subparsers = Any  # argparse's _SubParsersAction is private; typed loosely at this edge
@@ -50,6 +53,7 @@ def _add_eval(subparsers: Subparsers) -> None:
     evaluate.add_argument("--leave-models-out", action="store_true", help="train the routers without the pool's models")
     evaluate.add_argument("--retrain", action="store_true", help="train again even if a cached model exists")
     evaluate.add_argument("--timing-queries", type=int, default=200, help="queries timed per router")
+    evaluate.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="embeddings and trained routers")
     evaluate.set_defaults(run=run_eval)
 
 
@@ -100,7 +104,8 @@ def run_eval(args: argparse.Namespace) -> int:
         leave_models_out=args.leave_models_out,
         retrain=args.retrain,
         timing_queries=args.timing_queries,
-        cache_dir=EMBEDDING_CACHE_DIR,
+        cache_dir=args.cache_dir / "embeddings",
+        trained_dir=args.cache_dir / "trained",
     )
     report = evaluate(request)
     paths = write_report(report, args.out)
