@@ -8,10 +8,12 @@ re-reads the file to answer a poll.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +81,31 @@ class LogRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The record as plain data, like `dataclasses.asdict` but without its recursive deep copy."""
+        # asdict took a sixth of the proxy's CPU per request; only `extra` can hold anything mutable.
+        data = dict(zip(_RECORD_FIELDS, _record_values(self), strict=True))
+        data["attempts"] = tuple(dict(zip(_ATTEMPT_FIELDS, _attempt_values(a), strict=True)) for a in self.attempts)
+        data["alternatives"] = tuple(
+            dict(zip(_ALTERNATIVE_FIELDS, _alternative_values(a), strict=True)) for a in self.alternatives
+        )
+        data["extra"] = copy.deepcopy(self.extra) if self.extra else {}
         data["v"] = SCHEMA_VERSION
         return data
 
 
+_RECORD_FIELDS = tuple(f.name for f in fields(LogRecord))
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(AttemptRecord))
+_ALTERNATIVE_FIELDS = tuple(f.name for f in fields(Alternative))
+_record_values = attrgetter(*_RECORD_FIELDS)
+_attempt_values = attrgetter(*_ATTEMPT_FIELDS)
+_alternative_values = attrgetter(*_ALTERNATIVE_FIELDS)
+
+
 def _ascii_json(data: dict[str, Any]) -> bytes:
-    text = orjson.dumps(data).decode("utf-8")
-    if text.isascii():
-        return text.encode("ascii")
+    raw = orjson.dumps(data)
+    if raw.isascii():
+        return raw
+    text = raw.decode("utf-8")
     return "".join(c if ord(c) < 128 else _escape(c) for c in text).encode("ascii")
 
 
