@@ -10,10 +10,12 @@ from optmod.config import Config, ModelConfig
 from optmod.mutators.base import Mutation, Mutator
 from optmod.mutators.noop import NoopMutator
 from optmod.mutators.thinking_mode import ThinkingModeMutator
+from optmod.mutators.tool_result_compressor import ToolResultCompressorMutator
 
 MUTATORS: dict[str, type[Mutator]] = {
     "noop": NoopMutator,
     "thinking_mode": ThinkingModeMutator,
+    "tool_result_compressor": ToolResultCompressorMutator,
 }
 
 __all__ = ["MUTATORS", "Mutation", "Mutator", "MutatorPipeline", "PipelineResult", "UnknownMutatorError"]

@@ -1,0 +1,217 @@
+"""What each filter does to its kind of output, checked on the real corpus samples (tests/corpus/tool_outputs)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bench.compressor_bench import CORPUS
+from optmod.compression import compress_output
+from optmod.compression.catalog import select_filter
+
+MIN = 800
+
+
+def sample(path: str) -> str:
+    return (CORPUS / path).read_text()
+
+
+def compressed(path: str) -> str:
+    return compress_output(sample(path), MIN).text
+
+
+HUNK = re.compile(r"^@@ -(\d+),(\d+) \+(\d+),(\d+) @@")
+
+
+def hunks(diff: str) -> list[tuple[tuple[int, int, int, int], list[str]]]:
+    found: list[tuple[tuple[int, int, int, int], list[str]]] = []
+    for line in diff.split("\n"):
+        header = HUNK.match(line)
+        if header:
+            numbers = (int(header[1]), int(header[2]), int(header[3]), int(header[4]))
+            found.append((numbers, []))
+        elif found and line[:1] in (" ", "+", "-", "~") and not line.startswith(("+++", "---")):
+            found[-1][1].append(line)
+        elif line.startswith(("diff --git", "commit ")):
+            found.append(((0, 0, 0, 0), []))
+    return [h for h in found if h[0] != (0, 0, 0, 0)]
+
+
+def test_diff_hunks_are_recounted_so_every_header_matches_its_body() -> None:
+    out = compressed("git/git_diff_stat_patch_jq.txt")
+    assert hunks(out)
+    for (_, old_count, _, new_count), body in hunks(out):
+        assert sum(1 for line in body if line[0] in " -") == old_count
+        assert sum(1 for line in body if line[0] in " +") == new_count
+
+
+def test_diff_keeps_one_line_of_context_and_drops_index_lines() -> None:
+    original = sample("git/git_diff_more_itertools.txt")
+    out = compressed("git/git_diff_more_itertools.txt")
+    assert "\nindex " in original and "\nindex " not in out
+    assert out.count("\n+++ ") == 0
+    for _, body in hunks(out):
+        leading = len(body) - len(body_without_leading_context(body))
+        assert leading <= 1
+
+
+def body_without_leading_context(body: list[str]) -> list[str]:
+    for n, line in enumerate(body):
+        if line[0] != " ":
+            return body[n:]
+    return []
+
+
+def test_a_long_run_of_added_lines_keeps_head_and_tail_and_says_how_many_went() -> None:
+    original = sample("git/git_log_patch_routing.txt")
+    out = compressed("git/git_log_patch_routing.txt")
+    markers = re.findall(r"^~ (\d+) added lines omitted ~$", out, re.MULTILINE)
+    assert markers
+    added_before = sum(1 for line in original.split("\n") if line.startswith("+") and not line.startswith("+++"))
+    added_after = sum(1 for line in out.split("\n") if line.startswith("+") and not line.startswith("+++"))
+    assert added_before - added_after == sum(int(m) for m in markers)
+
+
+def test_git_status_lists_every_path_once_without_the_hints() -> None:
+    original = sample("git/git_status_jq_build.txt")
+    out = compressed("git/git_status_jq_build.txt")
+    assert '(use "git' not in out
+    for line in original.split("\n"):
+        if line.startswith("\t"):
+            name = line.split(":", 1)[-1].strip().rstrip("/").rsplit("/", 1)[-1]
+            assert name in out
+    assert "M src/builtin.c" in out
+
+
+def test_pytest_keeps_failures_and_the_summary_and_counts_the_passes() -> None:
+    original = sample("build/pytest_more_itertools.txt")
+    out = compressed("build/pytest_more_itertools.txt")
+    passed = sum(1 for line in original.split("\n") if re.search(r"::\S+ PASSED", line))
+    assert " PASSED " not in out
+    assert original.count(" FAILED ") == out.count(" FAILED ")
+    assert original.rstrip().split("\n")[-1] in out
+    note = re.search(r"\[optmod: omitted (\d+) passed or skipped test lines", out)
+    assert note and int(note.group(1)) >= passed
+
+
+def test_unittest_drops_ok_lines_and_keeps_fail_blocks() -> None:
+    original = sample("build/unittest_make_test.txt")
+    out = compressed("build/unittest_make_test.txt")
+    assert " ... ok\n" not in out
+    assert out.count("\nFAIL: ") == original.count("\nFAIL: ") > 0
+    assert re.search(r"^Ran \d+ tests in", out, re.MULTILINE)
+    assert "make: *** [Makefile" in out
+
+
+def test_cargo_keeps_every_panic_and_drops_repeated_std_frames() -> None:
+    original = sample("build/cargo_test_roman.txt")
+    out = compressed("build/cargo_test_roman.txt")
+    panics = [line for line in original.split("\n") if "panicked at" in line]
+    assert panics and all(line in out for line in panics)
+    assert "test result: FAILED" in out
+    assert "... ok\n" not in out
+    assert len(out) < len(original) / 2
+
+
+def test_go_test_drops_run_and_pass_lines_and_keeps_the_failures() -> None:
+    original = sample("build/go_test_wordstat.txt")
+    out = compressed("build/go_test_wordstat.txt")
+    assert "=== RUN" not in out and "--- PASS" not in out
+    assert out.count("--- FAIL") == original.count("--- FAIL") > 0
+
+
+def test_jest_keeps_failed_tests_under_their_describe_titles() -> None:
+    original = sample("build/jest_helpers.txt")
+    out = compressed("build/jest_helpers.txt")
+    assert "✓" in original and "✓" not in out
+    assert out.count("✕") == original.count("✕") > 0
+    assert "  formatCents\n    ✕" in out
+    assert "  daysBetween\n" not in out  # all of its tests passed
+    assert re.search(r"^Tests: .*failed", out, re.MULTILINE)
+
+
+def test_ruff_keeps_each_finding_and_drops_code_frames() -> None:
+    original = sample("build/ruff_select_all_recipes.txt")
+    out = compressed("build/ruff_select_all_recipes.txt")
+    arrows = [line for line in original.split("\n") if line.strip().startswith("--> ")]
+    assert arrows and all(line in out for line in arrows)
+    frames_before = len(re.findall(r"^\s*\d+ \|", original, re.MULTILINE))
+    frames_after = len(re.findall(r"^\s*\d+ \|", out, re.MULTILINE))
+    assert frames_after < frames_before / 50  # the few left quote a line that itself reads like an error
+
+
+def test_build_log_drops_compiler_commands_but_not_the_end_of_the_run() -> None:
+    out = compressed("build/make_jq.txt")
+    assert "libtool: compile:" not in out
+    assert "Leaving directory" not in out
+    assert "[optmod: omitted" in out
+
+
+def test_ls_keeps_every_name_and_drops_dates_and_owners() -> None:
+    original = sample("listing/ls_la_usr_bin.txt")
+    out = compressed("listing/ls_la_usr_bin.txt")
+    assert " root root " not in out
+    assert not re.search(r"\b[A-Z][a-z]{2} +\d+ \d\d:\d\d\b", out)
+    for line in original.split("\n")[1:]:
+        name = line.split(None, 8)[-1].split(" -> ")[0] if line else ""
+        if name:
+            assert name in out
+
+
+def test_tree_keeps_its_summary_and_loses_the_box_drawing() -> None:
+    original = sample("listing/tree_usr_share_doc_L2.txt")
+    out = compressed("listing/tree_usr_share_doc_L2.txt")
+    assert "├── " not in out and "│" not in out
+    assert original.rstrip().split("\n")[-1] in out
+
+
+def test_log_dedup_counts_every_repeat() -> None:
+    original = sample("logs/http_server_access_log.txt")
+    out = compressed("logs/http_server_access_log.txt")
+    lines = out.rstrip("\n").split("\n")
+    accounted = 0
+    n = 0
+    while n < len(lines):
+        note = re.match(r"^  \[x(\d+) (identical lines|lines like this; the last:)\]$", lines[n])
+        if note:
+            accounted += int(note.group(1))
+            n += 2 if "the last" in note.group(2) else 1
+            continue
+        following = lines[n + 1] if n + 1 < len(lines) else ""
+        accounted += 0 if following.startswith("  [x") else 1
+        n += 1
+    assert accounted == len([line for line in original.split("\n") if line.strip()])
+    assert len(lines) < 20
+
+
+def test_truncation_keeps_head_tail_and_says_how_many_lines_went() -> None:
+    original = sample("truncate/cat_argparse.txt").split("\n")
+    out = compressed("truncate/cat_argparse.txt").split("\n")
+    assert out[:60] == original[:60]
+    assert out[-40:] == original[-40:]
+    omitted = sum(int(m.group(1)) for m in map(re.compile(r"^\[\.\.\. (\d+) lines omitted \.\.\.\]$").match, out) if m)
+    kept = sum(1 for line in out if not line.startswith("[... "))
+    assert omitted + kept == len(original)
+
+
+def test_colour_codes_go_when_a_filter_rewrites_the_text() -> None:
+    plain = sample("build/pytest_more_itertools.txt")
+    coloured = plain.replace(" FAILED ", " \x1b[31mFAILED\x1b[0m ").replace(" PASSED ", " \x1b[32mPASSED\x1b[0m ")
+    result = compress_output(coloured, MIN)
+    assert result.filter == "pytest"
+    assert "\x1b[" not in result.text
+    assert result.text == compress_output(plain, MIN).text
+
+
+def test_json_that_holds_tool_output_is_left_for_the_program_that_parses_it() -> None:
+    run = sample("build/pytest_more_itertools.txt")
+    assert compress_output(run, MIN).filter == "pytest"
+    for payload in (json.dumps({"stdout": run, "exit_code": 1}), json.dumps(run.split("\n"), indent=1)):
+        assert compress_output(payload, MIN).text == payload
+
+
+def test_a_filter_that_cannot_save_enough_leaves_the_text_alone() -> None:
+    text = sample("build/mypy_strict_more_itertools_tests.txt")
+    assert select_filter(text) is not None
+    result = compress_output(text, MIN)
+    assert result.filter is None and result.text == text
