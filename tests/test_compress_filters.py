@@ -215,3 +215,11 @@ def test_a_filter_that_cannot_save_enough_leaves_the_text_alone() -> None:
     assert select_filter(text) is not None
     result = compress_output(text, MIN)
     assert result.filter is None and result.text == text
+
+
+def test_progress_bar_redraws_keep_only_their_last_state() -> None:
+    run = sample("build/pytest_more_itertools.txt")
+    lines = run.split("\n")
+    at = lines.index(next(line for line in lines if "collected" in line))
+    redrawn = "\n".join([*lines[:at], "collecting 0 items\rcollecting 300 items\r" + lines[at], *lines[at + 1 :]])
+    assert compress_output(redrawn, MIN).text == compress_output(run, MIN).text

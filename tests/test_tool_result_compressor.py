@@ -13,9 +13,10 @@ import pytest
 from conftest import make_config_data
 
 from bench.compressor_bench import CORPUS
+from optmod.compression import compress_output
 from optmod.config import Config, parse_config
 from optmod.mutators import MUTATORS, MutatorPipeline
-from optmod.mutators.tool_result_compressor import ToolResultCompressorMutator
+from optmod.mutators.tool_result_compressor import CompressionMemo, ToolResultCompressorMutator
 
 DIFF = (CORPUS / "git" / "git_diff_stat_patch_jq.txt").read_text()
 PYTEST_RUN = (CORPUS / "build" / "pytest_more_itertools.txt").read_text()
@@ -187,3 +188,34 @@ def test_bodies_without_a_message_list_pass_through(mutator: ToolResultCompresso
         outcome = mutator.apply(body, model)
         assert outcome.body is body
         assert not outcome.applied
+
+
+def test_the_memo_returns_what_the_pure_function_returns_and_stays_within_budget() -> None:
+    texts = [DIFF, PYTEST_RUN, LISTING]
+    budget = len(DIFF) + len(compress_output(DIFF, 800).text) + 10
+    memo = CompressionMemo(min_chars=800, budget_chars=budget)
+    for text in texts + texts:
+        assert memo.compress(text) == compress_output(text, 800).text
+    assert len(memo) == 1  # each new output pushed the oldest out; the last one fits alone
+    assert memo.compress("short") == "short" and len(memo) == 1
+
+
+def test_an_output_larger_than_the_budget_is_compressed_but_not_remembered() -> None:
+    memo = CompressionMemo(min_chars=800, budget_chars=1000)
+    assert memo.compress(PYTEST_RUN) == compress_output(PYTEST_RUN, 800).text
+    assert len(memo) == 0
+
+
+def test_crlf_and_empty_outputs_are_safe(mutator: ToolResultCompressorMutator, model: Any) -> None:
+    windows = PYTEST_RUN.replace("\n", "\r\n")
+    body = {"messages": [tool_result("a", ""), tool_result("b", windows), tool_result("c", None)]}
+    outcome = mutator.apply(body, model)
+    texts = [m["content"] for m in outcome.body["messages"]]
+    assert texts[0] == "" and texts[2] is None
+    assert "FAILED" in texts[1] and len(texts[1]) <= len(windows)
+    assert outcome.detail["tokens_before"] == -(-len(windows) // 4)
+
+
+def test_crlf_output_compresses_like_its_lf_twin() -> None:
+    windows = PYTEST_RUN.replace("\n", "\r\n")
+    assert compress_output(windows, 800).text == compress_output(PYTEST_RUN, 800).text

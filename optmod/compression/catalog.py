@@ -75,6 +75,15 @@ def strip_colours(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b[" in text else text
 
 
+def render_terminal(text: str) -> str:
+    """The text as a terminal would show it: no colour codes, LF line ends, and of a line that a progress bar
+    rewrote with carriage returns only its last state."""
+    text = strip_colours(text).replace("\r\n", "\n")
+    if "\r" not in text:
+        return text
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
 def select_filter(text: str) -> OutputFilter | None:
     """The first filter whose detector recognises the text (colour codes already stripped), or None."""
     return next((f for f in FILTERS if f.detect(text)), None)
@@ -83,8 +92,9 @@ def select_filter(text: str) -> OutputFilter | None:
 def compress_output(text: str, min_chars: int) -> Compressed:
     if len(text) < min_chars or looks_like_json(text):
         return Compressed(text, None)
-    # Colour codes carry nothing for a model; they are dropped only when a filter rewrites the text anyway.
-    plain = strip_colours(text)
+    # Colour codes, CRLF and progress-bar redraws carry nothing for a model; they go only when a filter rewrites
+    # the text anyway.
+    plain = render_terminal(text)
     chosen = select_filter(plain)
     if chosen is None:
         return Compressed(text, None)

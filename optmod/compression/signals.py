@@ -19,9 +19,9 @@ _SEVERITY = re.compile(
     re.IGNORECASE,
 )
 # path:line, path:line:col, path(line,col), 'File "path", line N' and ' --> path:line:col'.
+# The lookbehind starts a match only where a path starts, which keeps the scan linear on long lines.
 _PATH_LINE = re.compile(
-    r"([\w./\\-]+\.[A-Za-z0-9]{1,10}|[\w./\\-]*/[\w.-]+):\d+(:\d+)?\b|"
-    r"[\w./\\-]+\.[A-Za-z0-9]{1,10}\(\d+,\d+\)|"
+    r"(?<![\w./\\-])(?:[\w./\\-]+\.[A-Za-z0-9]{1,10}|[\w./\\-]*/[\w.-]+)(?::\d+(?::\d+)?\b|\(\d+,\d+\))|"
     r'File "[^"]+", line \d+'
 )
 _EXIT_CODE = re.compile(r"\b(exit(ed)?( with)?( status| code)?|return(ed)? code|status)[\s:=]+-?\d+\b", re.I)

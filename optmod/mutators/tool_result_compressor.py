@@ -4,6 +4,10 @@ Only tool results are touched: messages with role `tool` or the legacy `function
 or a list of text parts. Each text is passed to `optmod.compression.compress_output`, a pure function of that
 text alone, so a tool message compresses to the same bytes in every later turn and the provider's cached
 prefix stays valid. The input body is never changed; untouched messages are shared with the new body.
+
+An agent resends every earlier tool result on every turn, so the mutator remembers what it computed (up to
+`MEMO_CHARS` characters): a long conversation pays for compressing each output once, not once per turn. The
+memo is only a shortcut to the same pure function, so it cannot change a byte of the output.
 """
 
 from __future__ import annotations
@@ -16,6 +20,40 @@ from optmod.features import CHARS_PER_TOKEN
 from optmod.mutators.base import Mutation, Mutator
 
 TOOL_ROLES = ("tool", "function")
+# The memo's budget in characters of tool output remembered (keys and values): tens of MB at most.
+MEMO_CHARS = 8_000_000
+
+
+class CompressionMemo:
+    """A bounded memo of `compress_output` for one mutator: the oldest entries go first when it is full."""
+
+    def __init__(self, min_chars: int, budget_chars: int = MEMO_CHARS) -> None:
+        self.min_chars = min_chars
+        self.budget_chars = budget_chars
+        self._results: dict[str, str] = {}
+        self._chars = 0
+
+    def compress(self, text: str) -> str:
+        if len(text) < self.min_chars:
+            return text  # below the threshold nothing changes: not worth a memo slot
+        cached = self._results.get(text)
+        if cached is None:
+            cached = compress_output(text, self.min_chars).text
+            self._remember(text, cached)
+        return cached
+
+    def _remember(self, text: str, result: str) -> None:
+        size = len(text) + len(result)
+        if size > self.budget_chars:
+            return
+        while self._results and self._chars + size > self.budget_chars:
+            oldest = next(iter(self._results))
+            self._chars -= len(oldest) + len(self._results.pop(oldest))
+        self._results[text] = result
+        self._chars += size
+
+    def __len__(self) -> int:
+        return len(self._results)
 
 
 class ToolResultCompressorMutator(Mutator):
@@ -25,7 +63,7 @@ class ToolResultCompressorMutator(Mutator):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        self.min_chars = config.compressor.min_chars
+        self.memo = CompressionMemo(config.compressor.min_chars)
 
     def apply(self, body: dict[str, Any], model: ModelConfig) -> Mutation:
         messages = body.get("messages")
@@ -54,7 +92,7 @@ class ToolResultCompressorMutator(Mutator):
             return message, None, None
         content = message.get("content")
         if isinstance(content, str):
-            text = compress_output(content, self.min_chars).text
+            text = self.memo.compress(content)
             new = message if text == content else {**message, "content": text}
             return new, len(content), len(text)
         if isinstance(content, list):
@@ -71,7 +109,7 @@ class ToolResultCompressorMutator(Mutator):
             if not isinstance(text, str):
                 out.append(part)
                 continue
-            compressed = compress_output(text, self.min_chars).text
+            compressed = self.memo.compress(text)
             before, after = before + len(text), after + len(compressed)
             out.append(part if compressed == text else {**part, "text": compressed})
         changed = any(new is not old for new, old in zip(out, parts, strict=True))
