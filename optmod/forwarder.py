@@ -35,6 +35,7 @@ from optmod.registry import Usage
 
 DONE_EVENT = b"data: [DONE]\n\n"
 _EVENT_END = b"\n\n"
+_NULL_USAGE = b'"usage":null'
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,14 +353,13 @@ class OpenStream:
                 self.content_chars += info.chars
                 return None
 
-    async def _next_events(self) -> list[bytes] | None:
+    async def _next_events(self) -> bytes | None:
         """Every complete SSE event buffered so far (reading until there is one), or None at the end."""
         while True:
             end = self._buffer.rfind(_EVENT_END)
             if end >= 0:
                 complete, self._buffer = self._buffer[: end + 2], self._buffer[end + 2 :]
-                # Split as repeated find() would: each piece up to and including its blank line.
-                return [piece + _EVENT_END for piece in complete.split(_EVENT_END)[:-1]]
+                return complete
             try:
                 async with asyncio.timeout(self.read_timeout_s):
                     chunk = await anext(self._chunks)
@@ -384,10 +384,18 @@ class OpenStream:
             if self.done:
                 return
 
-    def _relayed(self, events: list[bytes], client_wants_usage: bool) -> bytes:
+    def _relayed(self, events: bytes, client_wants_usage: bool) -> bytes:
         """The bytes to pass on for these events, noting usage, content and the end of the stream."""
+        head, tail = _split_plain_head(events)
+        if not client_wants_usage:
+            head = head.replace(b"," + _NULL_USAGE, b"")
+        return head + self._relayed_one_by_one(tail, client_wants_usage) if tail else head
+
+    def _relayed_one_by_one(self, events: bytes, client_wants_usage: bool) -> bytes:
         out: list[bytes] = []
-        for event in events:
+        # Split as repeated find() would: each piece up to and including its blank line.
+        for piece in events.split(_EVENT_END)[:-1]:
+            event = piece + _EVENT_END
             if event.startswith(DONE_EVENT[:12]):
                 self.done = True
                 out.append(event)
@@ -412,6 +420,23 @@ def _without_null_usage(event: bytes) -> bytes:
     if b'"usage"' not in event:
         return event
     return event.replace(b',"usage":null', b"").replace(b', "usage": null', b"")
+
+
+def _split_plain_head(events: bytes) -> tuple[bytes, bytes]:
+    """The leading events that each carry exactly one `"usage":null` and nothing else of note, and the rest.
+
+    The middle of an OpenAI-style stream asked for usage looks like this: it is relayed as one block, with no
+    per-event work. A CR (left from a CRLF split between two reads, which can glue two events together) or any
+    other spelling of usage sends the whole batch the slow way.
+    """
+    marks = [m for m in (events.find(DONE_EVENT[:12]), events.find(b'"usage":{')) if m >= 0]
+    cut = events.rfind(_EVENT_END, 0, min(marks)) + 2 if marks else len(events)
+    head = events[:cut]
+    if cut < 2 or b"\r" in head:
+        return b"", events
+    if not head.count(b'"usage"') == head.count(_NULL_USAGE) == head.count(_EVENT_END):
+        return b"", events
+    return head, events[cut:]
 
 
 def _null_usage(event: bytes) -> bool:
