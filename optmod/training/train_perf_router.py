@@ -43,6 +43,7 @@ class PerfRouterHyperParameters:
     max_depth: int = 6
     learning_rate: float = 0.05
     threads: int = 2
+    reference_prompts: int = 512
 
 
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
@@ -65,8 +66,11 @@ def fit_parts(
     task_names: tuple[str, ...],
     models: tuple[ModelDescription, ...],
     params: PerfRouterHyperParameters,
+    seed: int,
 ) -> PerfRouterParts:
     mean = embeddings.mean(axis=0).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    reference = np.sort(rng.choice(len(embeddings), size=min(params.reference_prompts, len(embeddings)), replace=False))
     # Right singular vectors of the centred TRAIN embeddings; the sign is fixed so retraining is byte-stable.
     _, _, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
     components = vt[: params.knn_dims]
@@ -87,6 +91,9 @@ def fit_parts(
         ),
         k=params.k,
         capability_bandwidth=params.capability_bandwidth,
+        reference_embeddings=embeddings[reference].astype(np.float16).astype(np.float32),
+        reference_rows=reference,
+        reference_chars=np.array([len(dataset.prompts[i]) for i in reference], dtype=np.float32),
     )
     # The stored keys are float16; training uses the same rounded keys the router will serve with.
     keys = project(partial, embeddings).astype(np.float16).astype(np.float32)
@@ -110,7 +117,9 @@ def training_rows(
     rng = np.random.default_rng(seed)
     hidden = rng.random(dataset.quality.shape) < params.hide_own_share
     chars = np.array([len(p) for p in dataset.prompts], dtype=np.float32)
-    rows = pair_features(parts, embeddings, chars, models, training=True, self_known=~hidden)
+    rows = pair_features(
+        parts, embeddings, chars, models, table_rows=np.arange(len(embeddings)), leave_self_out=True, self_known=~hidden
+    )
     target = dataset.quality.reshape(-1)
     known = ~np.isnan(target)
     return rows[known], target[known].astype(np.float32)
@@ -153,7 +162,7 @@ def train_perf_router(
         embeddings = cached_embeddings(train, encoder, EMBEDDING_CACHE_DIR)
     taxonomy = load_taxonomy()
     models = describe_dataset_models(train)
-    parts = fit_parts(train, embeddings, task_centroids(encoder, taxonomy), tuple(taxonomy), models, params)
+    parts = fit_parts(train, embeddings, task_centroids(encoder, taxonomy), tuple(taxonomy), models, params, seed)
     rows, target = training_rows(parts, train, embeddings, models, params, seed)
     booster = fit_booster(rows, target, params, seed)
     meta = {

@@ -33,6 +33,7 @@ class TRouterHyperParameters:
     weight_decay: float = 1e-4
     dropout: float = 0.1
     hide_params_share: float = 0.3
+    reference_prompts: int = 512
 
 
 def _standardiser(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +106,7 @@ def fit_network(
     return network
 
 
-def export_weights(network: Any, mean: np.ndarray, std: np.ndarray) -> MLPWeights:
+def export_weights(network: Any, mean: np.ndarray, std: np.ndarray, reference: np.ndarray) -> MLPWeights:
     import torch
 
     linear = [layer for layer in network if isinstance(layer, torch.nn.Linear)]
@@ -113,7 +114,7 @@ def export_weights(network: Any, mean: np.ndarray, std: np.ndarray) -> MLPWeight
         (layer.weight.detach().numpy().T.astype(np.float32).copy(), layer.bias.detach().numpy().astype(np.float32))
         for layer in linear
     )
-    return MLPWeights(layers=layers, feature_mean=mean, feature_std=std)
+    return MLPWeights(layers=layers, feature_mean=mean, feature_std=std, reference_embeddings=reference)
 
 
 def train_trouter(
@@ -144,5 +145,8 @@ def train_trouter(
         "seed": seed,
         "hyper_parameters": asdict(params),
     }
-    save_weights(out_dir, export_weights(network, mean, std), meta)
+    chosen = np.sort(rng.choice(len(embeddings), size=min(params.reference_prompts, len(embeddings)), replace=False))
+    # Rounded as stored, so the anchoring the router computes is the one measured here.
+    reference = embeddings[chosen].astype(np.float16).astype(np.float32)
+    save_weights(out_dir, export_weights(network, mean, std, reference), meta)
     torch.save(network.state_dict(), out_dir / TORCH_CHECKPOINT)

@@ -1,0 +1,74 @@
+"""Decision latency of every router on one CPU thread, for prompts of about 50, 500 and 8,000 tokens.
+
+Builds each router as the proxy does (config.yaml's settings, the committed artifacts, the configured pool as
+candidates) and times `route()` alone: feature extraction is timed by bench/features_bench.py. A router whose
+artifact is missing is reported as falling back. Prints p50 / p99 / max in milliseconds; nothing is asserted.
+
+Run: .venv/bin/python bench/router_bench.py [--repeats 300]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread for every numeric library, as the proxy's routing thread would get; set before numpy loads.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from optmod.config import load_config  # noqa: E402
+from optmod.features import extract_features  # noqa: E402
+from optmod.registry import ModelRegistry  # noqa: E402
+from optmod.routing import ROUTERS, RouteRequest, build_router  # noqa: E402
+
+PARAGRAPH = (
+    "The service returns stale results after a deploy, and the cache keys include the build number. "
+    "Explain why invalidation fails, propose a fix, and write the Python function that computes the key. "
+)
+TOKENS_PER_PARAGRAPH = len(PARAGRAPH) // 4
+
+
+def make_prompt(tokens: int) -> str:
+    return (PARAGRAPH * max(1, round(tokens / TOKENS_PER_PARAGRAPH)))[: tokens * 4]
+
+
+def time_router(name: str, repeats: int) -> list[str]:
+    config = load_config()
+    registry = ModelRegistry(config.models, config.primary_model)
+    started = time.perf_counter()
+    active = build_router(name, config.routers, registry)
+    load_ms = (time.perf_counter() - started) * 1000
+    label = name if active.fallback_reason is None else f"{name} (falls back: rule_based)"
+    rows = []
+    for tokens in (50, 500, 8000):
+        body = {"messages": [{"role": "user", "content": make_prompt(tokens)}]}
+        request = RouteRequest(features=extract_features(body), candidates=registry.models)
+        for _ in range(10):
+            active.router.route(request)  # warm caches and lazy imports
+        samples = np.empty(repeats)
+        for i in range(repeats):
+            start = time.perf_counter()
+            active.router.route(request)
+            samples[i] = (time.perf_counter() - start) * 1000
+        p50, p99 = np.percentile(samples, [50, 99])
+        rows.append(f"| {label} | {tokens} | {p50:.3f} | {p99:.3f} | {samples.max():.3f} | {load_ms:.0f} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args()
+    print("| router | prompt tokens | p50 ms | p99 ms | max ms | load ms |")
+    print("|---|---|---|---|---|---|")
+    for name in ROUTERS:
+        for row in time_router(name, args.repeats):
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
