@@ -223,3 +223,12 @@ def test_progress_bar_redraws_keep_only_their_last_state() -> None:
     at = lines.index(next(line for line in lines if "collected" in line))
     redrawn = "\n".join([*lines[:at], "collecting 0 items\rcollecting 300 items\r" + lines[at], *lines[at + 1 :]])
     assert compress_output(redrawn, MIN).text == compress_output(run, MIN).text
+
+
+def test_a_table_whose_rows_differ_only_in_numbers_is_not_taken_for_a_log() -> None:
+    # The sizes column of a real listing, as a CSV an agent might cat: the numbers are the data.
+    rows = [line.split()[4] for line in sample("listing/ls_la_usr_bin.txt").split("\n")[3:] if line]
+    csv = "\n".join(f"{n},size,{size}" for n, size in enumerate(rows)) + "\n"
+    chosen = select_filter(csv)
+    assert len(rows) > 500
+    assert chosen is None or chosen.name == "truncate"

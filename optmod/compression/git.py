@@ -196,7 +196,7 @@ def detect_log(text: str) -> bool:
 
 
 def compress_log(text: str) -> str:
-    """Message lines lose their 4-space indent, blank separators, stat bars and repeated authors go."""
+    """Blank separators, stat bars and repeated authors go; every other line stays as it was."""
     out: list[str] = []
     author = ""
     for line in text.split("\n"):
@@ -207,10 +207,5 @@ def compress_log(text: str) -> str:
                 continue  # the same author as the commit above: say it once
             author = line
         stat = _STAT.match(line)
-        if stat:
-            out.append(stat.group(1))
-        elif line.startswith("    "):
-            out.append(line[4:])
-        else:
-            out.append(line)
+        out.append(stat.group(1) if stat else line)
     return "\n".join(out) + "\n"

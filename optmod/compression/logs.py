@@ -15,8 +15,12 @@ _HEX_ID = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}\b")
 _DIGITS = re.compile(r"\d+")
 MIN_LINES = 30
 MAX_PATTERN_SHARE = 0.5
-# Log lines carry numbers (times, ids, ports, counts); prose and docs that merely repeat themselves do not.
-MIN_DIGIT_SHARE = 0.6
+# Log lines carry a time of day or a level; a CSV file or a table whose rows differ only in their numbers does
+# not, and there the numbers are the data.
+_LOG_SHAPE = re.compile(
+    r"\b\d{1,2}:\d{2}:\d{2}\b|\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)\b|\b(error|warning)\b",
+)
+MIN_LOG_SHAPE_SHARE = 0.6
 
 
 def pattern_of(line: str) -> str:
@@ -25,7 +29,7 @@ def pattern_of(line: str) -> str:
 
 def detect_log(text: str) -> bool:
     lines = [line for line in text.split("\n") if line.strip()]
-    if len(lines) < MIN_LINES or sum(1 for line in lines if _DIGITS.search(line)) < MIN_DIGIT_SHARE * len(lines):
+    if len(lines) < MIN_LINES or sum(1 for line in lines if _LOG_SHAPE.search(line)) < MIN_LOG_SHAPE_SHARE * len(lines):
         return False
     return len({pattern_of(line) for line in lines}) <= MAX_PATTERN_SHARE * len(lines)
 
