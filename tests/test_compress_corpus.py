@@ -13,7 +13,17 @@ import json
 
 import pytest
 
-from bench.compressor_bench import CORPUS, MIN_CHARS, Sample, important_lines, load_corpus, lost_lines
+from bench.compressor_bench import (
+    CORPUS,
+    MIN_CHARS,
+    Sample,
+    format_row,
+    important_lines,
+    load_corpus,
+    lost_lines,
+    measure,
+    total,
+)
 from optmod.compression import FILTER_NAMES, compress_output
 from optmod.compression.catalog import select_filter, strip_colours
 
@@ -86,3 +96,12 @@ def test_the_rule_notices_a_dropped_line() -> None:
     summary = sample.text.rstrip("\n").split("\n")[-1]
     assert "failed" in summary
     assert lost_lines(sample, sample.text.replace(summary, "")) == [summary]
+
+
+def test_the_benchmark_measures_a_sample_and_totals_rows() -> None:
+    row = measure(BY_NAME["ls_la_usr_bin"], lambda text: len(text.split()), repeat=1)
+    assert row.filter == "ls" and row.lost == 0
+    assert row.tokens_after < row.tokens_before and row.bytes_after < row.bytes_before
+    both = total("two", [row, row])
+    assert both.tokens_before == 2 * row.tokens_before
+    assert "| ls |" in format_row("ls", row)
