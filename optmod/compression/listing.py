@@ -91,7 +91,7 @@ def compress_tree(text: str) -> str:
             out.extend(_pack(leaves, leaf_depth))
             leaves = []
         if is_folder:
-            out.append("  " * depth + name + "/")
+            out.append("  " * (depth + 1) + name + "/")
             continue
         leaves.append(name)
         leaf_depth = depth
@@ -101,7 +101,7 @@ def compress_tree(text: str) -> str:
 
 def _pack(names: list[str], depth: int) -> Iterator[str]:
     """Sibling names on shared lines of at most LINE_WIDTH characters, two spaces apart."""
-    indent = "  " * depth
+    indent = "  " * (depth + 1)
     line = ""
     for name in names:
         if line and len(line) + 2 + len(name) > LINE_WIDTH:
