@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from optmod.config import LimitsSettings, ModelConfig
 from optmod.escalation import (
@@ -124,6 +125,7 @@ class Forwarder:
         self._limits = limits
         self._environ = environ
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._urls: dict[str, URL] = {}
 
     def _session(self, base_url: str) -> aiohttp.ClientSession:
         session = self._sessions.get(base_url)
@@ -153,9 +155,16 @@ class Forwarder:
             await session.close()
         self._sessions.clear()
 
+    def _url(self, base_url: str) -> URL:
+        # Parsed once per provider: aiohttp would parse a str URL on every request.
+        url = self._urls.get(base_url)
+        if url is None:
+            url = self._urls[base_url] = URL(base_url.rstrip("/") + "/chat/completions")
+        return url
+
     async def _post(self, model: ModelConfig, payload: bytes) -> aiohttp.ClientResponse:
-        url = model.base_url.rstrip("/") + "/chat/completions"
-        return await self._session(model.base_url).post(url, data=payload, headers=self._headers(model))
+        session = self._session(model.base_url)
+        return await session.post(self._url(model.base_url), data=payload, headers=self._headers(model))
 
     async def complete(self, model: ModelConfig, payload: bytes, timeout_s: float) -> Completion | Failure:
         started = time.perf_counter()
