@@ -117,9 +117,14 @@ def run_matrix(args: argparse.Namespace, workdir: Path) -> tuple[list[RunResult]
         try:
             if "optmod_perf_router" in fleet.proxies:
                 meta["perf_router_status"] = router_status(fleet.proxies["optmod_perf_router"])
-            results.extend(run_group(fleet, scenarios, selection.targets, budget))
+            for result in run_group(fleet, scenarios, selection.targets, budget):
+                results.append(result)
         finally:
             fleet.stop()
+            # Kept as it goes, so a long run cut short still leaves its measurements behind.
+            partial = args.out / f"{args.name}.runs.tmp"
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(orjson.dumps([asdict(r) for r in results]))
     if "litellm" in selection.targets:
         meta["litellm_version"] = litellm_version(args.litellm_venv)
     return results, meta

@@ -23,7 +23,7 @@ import httptools
 import orjson
 
 # In-flight requests get this long after --max-seconds before they count as timed out.
-DRAIN_GRACE_S = 20.0
+DRAIN_GRACE_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
 
 
@@ -148,17 +148,23 @@ class Run:
     errors: int = 0
     samples: list[Sample] = field(default_factory=list)
     measured_from: float = 0.0
+    measuring: bool = False
 
     def take(self, max_seconds: float) -> int | None:
+        if not self.measuring and self.issued < self.warmup and time.perf_counter() >= self.deadline:
+            # The warm-up ran out of time: measure from here (requests in flight stay unmeasured).
+            self.total -= self.warmup - self.issued
+            self.warmup = self.issued
+        if not self.measuring and self.issued == self.warmup:
+            self.warmed(max_seconds)
         if self.issued >= self.total or time.perf_counter() >= self.deadline:
             return None
-        if self.issued == self.warmup:
-            self.warmed(max_seconds)
         self.issued += 1
         return self.issued - 1
 
     def warmed(self, max_seconds: float) -> None:
         # The time bound counts from the end of the warm-up, so a slow target still gets measured.
+        self.measuring = True
         self.measured_from = time.perf_counter()
         self.deadline = self.measured_from + max_seconds
 
@@ -232,7 +238,8 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     ]
     warmup = args.warmup if args.warmup >= 0 else max(args.concurrency, 20)
     started = time.perf_counter()
-    run = Run(requests, args.requests + warmup, warmup, started + 2 * args.max_seconds + DRAIN_GRACE_S)
+    # The warm-up gets --max-seconds too; a target too slow to finish it is measured from where it got to.
+    run = Run(requests, args.requests + warmup, warmup, started + args.max_seconds)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     workers = [asyncio.ensure_future(drive(target, run, args.max_seconds)) for _ in range(args.concurrency)]
     _, pending = await asyncio.wait(workers, timeout=3 * args.max_seconds + 2 * DRAIN_GRACE_S)
