@@ -4,7 +4,7 @@ Nothing in the corpus is written by hand: every sample is the combined stdout+st
 with the command, the folder it ran in and its exit code in `index.json`. The subjects are real: the optmod
 repository itself, sdists downloaded from PyPI (more-itertools, jq with its bundled C sources) into which real
 bugs are introduced with sed, npm packages, site-packages, /usr/share and /var/log of this machine, and small
-Rust / Go / TypeScript / JavaScript projects whose sources this script writes and then builds and tests.
+Rust / Go / JavaScript / Python projects kept in tests/corpus/tool_outputs/projects/, built, tested and served.
 
 Run: .venv/bin/python bench/capture_tool_outputs.py [--work /tmp/optmod-corpus]
 Needs network access to PyPI and npm, and tree, ripgrep, golang-go, cargo, node/npm, gcc, make installed.
@@ -22,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "corpus" / "tool_outputs"
+# Sources of the small Rust, Go, JavaScript and Python subjects, and the scripts that drive the two servers.
+PROJECTS = CORPUS / "projects"
 VENV_BIN = REPO / ".venv" / "bin"
 SITE = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
 # Keep every sample well below this; a bigger one means the command's scope was chosen badly.
@@ -91,230 +93,21 @@ def prepare_jq(work: Path) -> Path:
     return repo
 
 
-RUST_LIB = """\
-/// Roman numerals, with a deliberate off-by-one in the parser and an unused variable.
-pub fn to_roman(mut n: u32) -> String {
-    let table = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-                 (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")];
-    let unused = 3;
-    let mut out = String::new();
-    for (value, digits) in table.iter() {
-        while n >= *value { out.push_str(digits); n -= value; }
-    }
-    out
-}
-
-pub fn from_roman(s: &str) -> Option<u32> {
-    let value = |c| match c { 'I' => Some(1), 'V' => Some(5), 'X' => Some(10), 'L' => Some(50),
-                              'C' => Some(100), 'D' => Some(500), 'M' => Some(1000), _ => None };
-    let mut total = 0u32;
-    let chars: Vec<char> = s.chars().collect();
-    for i in 0..chars.len() {
-        let v = value(chars[i])?;
-        let next = if i + 1 < chars.len() { value(chars[i + 1])? } else { 0 };
-        if v <= next { total -= v; } else { total += v; }
-    }
-    Some(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    macro_rules! roundtrip { ($($name:ident: $n:expr,)*) => { $(
-        #[test] fn $name() { assert_eq!(from_roman(&to_roman($n)), Some($n), "roundtrip of {}", $n); }
-    )* } }
-    roundtrip! { r1: 1, r2: 2, r3: 3, r4: 4, r5: 5, r9: 9, r10: 10, r14: 14, r19: 19, r40: 40, r44: 44,
-                 r90: 90, r99: 99, r400: 400, r444: 444, r900: 900, r1994: 1994, r2024: 2024, r3999: 3999, }
-    #[test] fn rejects_garbage() { assert_eq!(from_roman("ABC"), None); }
-    #[test] fn formats_mcmxciv() { assert_eq!(to_roman(1994), "MCMXCIV"); }
-}
-"""
-
-RUST_BROKEN = """\
-use std::collections::HashMap;
-
-pub struct Inventory { items: HashMap<String, u32> }
-
-impl Inventory {
-    pub fn new() -> Self { Inventory { items: HashMap::new() } }
-    pub fn add(&mut self, name: &str, count: u32) { *self.items.entry(name.to_string()).or_insert(0) += count; }
-    pub fn take(&mut self, name: &str, count: u32) -> Result<u32, String> {
-        let left = self.items.get_mut(name).ok_or(format!("no {name}"))?;
-        if *left < count { return Err("not enough".into()); }
-        *left -= count;
-        Ok(left)
-    }
-    pub fn total(&self) -> u64 { self.items.values().sum() }
-    pub fn names(&self) -> Vec<&String> { let v = self.items.keys().collect(); v.sort(); v }
-}
-"""
-
-GO_MOD = "module example.com/wordstat\n\ngo 1.19\n"
-GO_SRC = """\
-package wordstat
-
-import (
-	"sort"
-	"strings"
-	"unicode"
-)
-
-// Count returns how often each lower-cased word occurs; punctuation separates words.
-func Count(text string) map[string]int {
-	counts := map[string]int{}
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && r != '\\'' }) {
-		counts[strings.ToLower(w)]++
-	}
-	return counts
-}
-
-// Top returns the n most frequent words, ties broken alphabetically.
-func Top(counts map[string]int, n int) []string {
-	words := make([]string, 0, len(counts))
-	for w := range counts {
-		words = append(words, w)
-	}
-	sort.Slice(words, func(i, j int) bool { return counts[words[i]] > counts[words[j]] })
-	if n < len(words) {
-		words = words[:n]
-	}
-	return words
-}
-
-// Reverse reverses a string byte by byte.
-func Reverse(s string) string {
-	b := []byte(s)
-	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
-		b[i], b[j] = b[j], b[i]
-	}
-	return string(b)
-}
-"""
-GO_TEST = """\
-package wordstat
-
-import (
-	"fmt"
-	"reflect"
-	"testing"
-)
-
-func TestCount(t *testing.T) {
-	cases := []struct{ in string; word string; want int }{
-		{"a b a", "a", 2}, {"Hello, hello!", "hello", 2}, {"it's its", "it's", 1}, {"", "x", 0},
-		{"one-two-three two", "two", 2}, {"CAPS caps Caps", "caps", 3}, {"tab\\tsep tab", "tab", 2},
-	}
-	for _, c := range cases {
-		t.Run(fmt.Sprintf("%q", c.in), func(t *testing.T) {
-			if got := Count(c.in)[c.word]; got != c.want {
-				t.Errorf("Count(%q)[%q] = %d, want %d", c.in, c.word, got, c.want)
-			}
-		})
-	}
-}
-
-func TestTop(t *testing.T) {
-	for n := 0; n < 12; n++ {
-		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
-			got := Top(Count("b a c a b a d e f g h i j k"), n)
-			if n >= 2 && !reflect.DeepEqual(got[:2], []string{"a", "b"}) {
-				t.Fatalf("Top(..., %d)[:2] = %v, want [a b]", n, got[:2])
-			}
-			if n >= 4 && got[2] != "c" {
-				t.Errorf("Top(..., %d)[2] = %q, want \\"c\\" (ties alphabetical)", n, got[2])
-			}
-		})
-	}
-}
-
-func TestReverse(t *testing.T) {
-	for _, s := range []string{"abc", "racecar", "", "héllo", "日本語", "go"} {
-		t.Run(s, func(t *testing.T) {
-			if Reverse(Reverse(s)) != s {
-				t.Errorf("double reverse of %q changed it", s)
-			}
-			if s == "héllo" && Reverse(s) != "olléh" {
-				t.Errorf("Reverse(%q) = %q, want %q", s, Reverse(s), "olléh")
-			}
-		})
-	}
-}
-"""
-
-JS_SRC = """\
-// Small date and money helpers, with real mistakes for the tests to find.
-function formatCents(cents) {
-  const sign = cents < 0 ? '-' : '';
-  const abs = Math.abs(cents);
-  return `${sign}$${Math.floor(abs / 100)}.${abs % 100}`;
-}
-function daysBetween(a, b) {
-  return Math.round((new Date(b) - new Date(a)) / 86400000);
-}
-function slugify(title) {
-  return title.toLowerCase().trim().replace(/[^a-z0-9]+/g, '-');
-}
-function chunk(list, size) {
-  const out = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
-}
-module.exports = { formatCents, daysBetween, slugify, chunk };
-"""
-JS_TEST = """\
-const { formatCents, daysBetween, slugify, chunk } = require('./helpers');
-
-describe('formatCents', () => {
-  test.each([[0, '$0.00'], [5, '$0.05'], [199, '$1.99'], [-250, '-$2.50'], [100000, '$1000.00']])(
-    'formats %i as %s', (cents, text) => { expect(formatCents(cents)).toBe(text); });
-});
-describe('daysBetween', () => {
-  test('same day', () => expect(daysBetween('2024-01-01', '2024-01-01')).toBe(0));
-  test('leap year', () => expect(daysBetween('2024-02-28', '2024-03-01')).toBe(2));
-  test('year', () => expect(daysBetween('2023-01-01', '2024-01-01')).toBe(365));
-});
-describe('slugify', () => {
-  test.each([['Hello World', 'hello-world'], ['  Trim me  ', 'trim-me'], ['C++ & Rust!', 'c-rust'],
-             ['already-slug', 'already-slug'], ['Ünïcode', 'unicode']])('%s', (t, s) => expect(slugify(t)).toBe(s));
-});
-describe('chunk', () => {
-  for (let size = 1; size <= 6; size++) {
-    test(`size ${size}`, () => { expect(chunk([1, 2, 3, 4, 5, 6], size).flat()).toEqual([1, 2, 3, 4, 5, 6]); });
-  }
-  test('empty', () => expect(chunk([], 3)).toEqual([]));
-  test('keeps order', () => expect(chunk(['a', 'b', 'c'], 2)).toEqual([['a', 'b'], ['c']]));
-  test('size larger than list', () => expect(chunk([1, 2], 5)).toEqual([[1, 2], []]));
-});
-"""
-
-
-def prepare_rust(work: Path) -> tuple[Path, Path]:
+def prepare_rust(work: Path) -> None:
     run("cargo new -q --lib roman && cargo new -q --lib inventory", work)
-    write(work / "roman" / "src" / "lib.rs", RUST_LIB)
-    write(work / "inventory" / "src" / "lib.rs", RUST_BROKEN)
-    return work / "roman", work / "inventory"
+    for crate in ("roman", "inventory"):
+        shutil.copy(PROJECTS / crate / "src" / "lib.rs", work / crate / "src" / "lib.rs")
 
 
-def prepare_go(work: Path) -> Path:
-    folder = work / "wordstat"
-    write(folder / "go.mod", GO_MOD)
-    write(folder / "wordstat.go", GO_SRC)
-    write(folder / "wordstat_test.go", GO_TEST)
-    return folder
-
-
-def prepare_js(work: Path) -> Path:
+def prepare_js(work: Path) -> None:
     folder = work / "jsproj"
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(PROJECTS / "jsproj", folder)
     write(folder / "package.json", '{"name": "jsproj", "version": "1.0.0", "private": true}\n')
     run(
         "npm install --no-audit --no-fund --loglevel=error jest@29.7.0 typescript@5.6.3 ms@2.1.3 "
         "semver@7.6.3 yargs-parser@21.1.1",
         folder,
     )
-    write(folder / "helpers.js", JS_SRC)
-    write(folder / "helpers.test.js", JS_TEST)
-    return folder
 
 
 def samples(work: Path) -> list[Sample]:
@@ -535,56 +328,14 @@ def samples(work: Path) -> list[Sample]:
     ]
 
 
-APP = """\
-import logging
-
-from fastapi import FastAPI, HTTPException
-
-app = FastAPI()
-log = logging.getLogger("uvicorn.error")
-
-
-@app.get("/items/{item_id}")
-def read_item(item_id: int) -> dict[str, int]:
-    if item_id % 7 == 0:
-        log.warning("item %d took the slow path", item_id)
-    if item_id % 5 == 0:
-        raise HTTPException(404, "no such item")
-    return {"id": item_id}
-"""
-
-SERVE_APP = """\
-uvicorn app:app --port 8798 --host 127.0.0.1 > app.log 2>&1 &
-pid=$!
-sleep 3
-for i in $(seq 1 150); do curl -s -o /dev/null http://127.0.0.1:8798/items/$i; done
-curl -s -o /dev/null http://127.0.0.1:8798/items/not-a-number
-kill $pid
-sleep 1
-cat app.log
-"""
-
-SERVE_AND_HIT = """\
-python -m http.server 8799 --bind 127.0.0.1 --directory more-itertools > access.log 2>&1 &
-pid=$!
-sleep 1
-for i in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:8799/README.rst; done
-for i in $(seq 1 40); do curl -s -o /dev/null http://127.0.0.1:8799/missing-$((i % 4)).txt; done
-for i in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:8799/more_itertools/; done
-kill $pid
-cat access.log
-"""
-
-
 def prepare_all(work: Path) -> None:
     prepare_more_itertools(work)
     prepare_jq(work)
     prepare_rust(work)
-    prepare_go(work)
     prepare_js(work)
-    write(work / "serve_and_hit.sh", SERVE_AND_HIT)
-    write(work / "app.py", APP)
-    write(work / "serve_app.sh", SERVE_APP)
+    shutil.copytree(PROJECTS / "wordstat", work / "wordstat")
+    for script in ("http_server/serve_and_hit.sh", "uvicorn_app/serve_app.sh", "uvicorn_app/app.py"):
+        shutil.copy(PROJECTS / script, work)
     run(f"git clone -q {REPO} git-clone", work)
 
 
