@@ -3,19 +3,22 @@
 The artifact folder (written by `optmod train --router perf_router`) holds:
 
 - `meta.json`: format version, the encoder the embeddings came from, the task types, feature names, settings;
-- `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, and the neighbour table
-  (the TRAIN prompts projected and stored in float16, with each training model's outcome on them);
+- `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, the neighbour table (the
+  TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
+  probes, and the reference prompts the predictions are anchored on (see `PerfRouterPredictor`);
 - `booster.ubj`: the XGBoost model.
 
 Features of one (prompt, model) pair, built by `pair_features` both at training and at serving time:
 
 - the prompt: its first PCA components, its cosine similarity to each task type and the largest of them, the log
-  of its length, and how well the training models did on its nearest training prompts on average;
+  of its length, how well the training models did on its nearest training prompts on average, and the mean of
+  the training models' ridge probes (a linear map from the embedding to each training model's quality);
 - the model: `model_description.MODEL_FEATURE_NAMES` (log prices, log size, capability score);
 - the pair: the neighbours' outcome for this very model when it was in training (missing otherwise: training
   hides it for a share of rows so the trees learn the unseen-model branch), and the neighbours' outcome for the
   training models of similar capability (a Gaussian kernel on the capability score, leaving the model itself
-  out at training time), which is how a model no data set holds inherits what similar models did.
+  out at training time), which is how a model no data set holds inherits what similar models did; the same two
+  views of the ridge probes (out-of-fold for the training rows).
 
 Only numpy and xgboost are needed: this runs on the core install.
 """
@@ -66,6 +69,8 @@ class PerfRouterParts:
     reference_embeddings: np.ndarray  # float32 (R, dim)
     reference_rows: np.ndarray  # int64 (R,): their rows in the neighbour table
     reference_chars: np.ndarray  # float32 (R,)
+    # Ridge probes: per training model, a linear map from [embedding, 1] to its quality.
+    probes: np.ndarray  # float32 (dim + 1, m_train)
 
 
 def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
@@ -75,8 +80,10 @@ def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
         "task_max",
         "log_chars",
         "knn_mean",
+        "probe_mean",
     )
-    return (*prompt, *MODEL_FEATURE_NAMES, "knn_self", "knn_similar_capability")
+    pair = tuple(f"{signal}_{view}" for signal in ("knn", "probe") for view in ("self", "similar_capability"))
+    return (*prompt, *MODEL_FEATURE_NAMES, *pair)
 
 
 def project(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndarray:
@@ -93,20 +100,20 @@ def task_similarities(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndar
 def neighbour_outcomes(
     table: NeighbourTable, keys: np.ndarray, k: int, table_rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """(n, m_train) mean outcome of each training model on the k nearest TRAIN prompts of each row.
+    """(n, m_train) each training model's mean outcome on the k nearest TRAIN prompts of each row.
 
     `table_rows[i]` is the table row that query i itself is (training rows, the anchoring reference): a prompt
     is never its own neighbour, so the feature is out-of-sample there as it is for a new prompt.
     """
-    out = np.empty((len(keys), table.quality.shape[1]), dtype=np.float32)
+    outcomes = np.empty((len(keys), table.quality.shape[1]), dtype=np.float32)
     k = max(1, min(k, len(table.keys) - int(table_rows is not None)))
     for start in range(0, len(keys), NEIGHBOUR_BLOCK):
         block = keys[start : start + NEIGHBOUR_BLOCK] @ table.keys.T
         if table_rows is not None:
             block[np.arange(len(block)), table_rows[start : start + len(block)]] = -np.inf
         nearest = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        out[start : start + len(block)] = nan_mean(table.quality[nearest], axis=1)
-    return out
+        outcomes[start : start + len(block)] = nan_mean(table.quality[nearest], axis=1)
+    return outcomes
 
 
 def nan_mean(values: np.ndarray, axis: int) -> np.ndarray:
@@ -132,18 +139,21 @@ def pair_features(
     table_rows: np.ndarray | None = None,
     leave_self_out: bool = False,
     self_known: np.ndarray | None = None,
+    probe_outcomes: np.ndarray | None = None,
 ) -> np.ndarray:
     """float32 (n * m, features): row i * m + j describes prompt i with model j.
 
     `table_rows`: the prompts are these rows of the neighbour table (each is left out of its own neighbours).
     `leave_self_out` (training): each model is left out of its own capability kernel. `self_known` (n, m) bool,
     training only: where False, the model's own neighbour outcome is hidden, as for a model never trained on.
+    `probe_outcomes` (training): the probes' out-of-fold predictions for these prompts.
     """
     n, m = len(embeddings), len(models)
     keys = project(parts, embeddings)
     sims = task_similarities(parts, embeddings)
     outcomes = neighbour_outcomes(parts.neighbours, keys, parts.k, table_rows)
     knn_mean = nan_mean(outcomes, axis=1)
+    probed = probe_predictions(parts, embeddings) if probe_outcomes is None else probe_outcomes
     prompt_part = np.column_stack(
         [
             keys[:, : parts.pca_features] * np.sqrt(keys.shape[1]),
@@ -151,23 +161,40 @@ def pair_features(
             sims.max(axis=1),
             np.log1p(np.asarray(prompt_chars, dtype=np.float32)),
             knn_mean,
+            probed.mean(axis=1),
         ]
     ).astype(np.float32)
     model_part = model_feature_matrix(models)
-    own = _own_outcomes(parts.neighbours, outcomes, models)
-    if self_known is not None:
-        own = np.where(self_known, own, np.nan)
-    similar = _similar_capability_outcomes(parts, outcomes, models, leave_self_out)
+    signals = [
+        signal
+        for per_model in (outcomes, probed)
+        for signal in _model_signals(parts, per_model, models, self_known, leave_self_out)
+    ]
     rows = np.concatenate(
-        [
-            np.repeat(prompt_part, m, axis=0),
-            np.tile(model_part, (n, 1)),
-            own.reshape(n * m, 1),
-            similar.reshape(n * m, 1),
-        ],
+        [np.repeat(prompt_part, m, axis=0), np.tile(model_part, (n, 1)), *(s.reshape(n * m, 1) for s in signals)],
         axis=1,
     )
     return np.asarray(rows, dtype=np.float32)
+
+
+def probe_predictions(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndarray:
+    """(n, m_train) each training model's quality as its ridge probe predicts it from the embedding."""
+    weights = parts.probes
+    return np.asarray(np.asarray(embeddings, dtype=np.float32) @ weights[:-1] + weights[-1], dtype=np.float32)
+
+
+def _model_signals(
+    parts: PerfRouterParts,
+    per_model: np.ndarray,
+    models: Sequence[ModelDescription],
+    self_known: np.ndarray | None,
+    leave_self_out: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A per-training-model signal seen from each described model: its own column, and similar models' mix."""
+    own = _own_outcomes(parts.neighbours, per_model, models)
+    if self_known is not None:
+        own = np.where(self_known, own, np.nan)
+    return own, _similar_capability_outcomes(parts, per_model, models, leave_self_out)
 
 
 def _own_outcomes(table: NeighbourTable, outcomes: np.ndarray, models: Sequence[ModelDescription]) -> np.ndarray:
@@ -259,6 +286,7 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: di
         reference_embeddings=parts.reference_embeddings.astype(np.float16),
         reference_rows=parts.reference_rows.astype(np.float32),
         reference_chars=parts.reference_chars,
+        probes=parts.probes,
     )
     booster.save_model(str(out_dir / BOOSTER_FILE))
     full_meta = {
@@ -304,6 +332,8 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         model_names=tuple(str(n) for n in meta["model_names"]),
         capability=arrays["capability"],
     )
+    if arrays["probes"].shape != (arrays["mean"].shape[0] + 1, len(table.model_names)):
+        raise ValueError("probe weights disagree with the model list")
     if table.quality.shape != (len(table.keys), len(table.model_names)):
         raise ValueError("neighbour table shapes disagree with the model list")
     task_names = tuple(str(n) for n in meta["task_names"])
@@ -321,4 +351,5 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         reference_embeddings=arrays["reference_embeddings"],
         reference_rows=arrays["reference_rows"].astype(np.int64),
         reference_chars=arrays["reference_chars"],
+        probes=arrays["probes"],
     )

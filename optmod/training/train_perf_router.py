@@ -44,6 +44,8 @@ class PerfRouterHyperParameters:
     learning_rate: float = 0.05
     threads: int = 2
     reference_prompts: int = 512
+    ridge: float = 1.0
+    probe_folds: int = 5
 
 
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
@@ -57,6 +59,29 @@ def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
 def task_centroids(encoder: Encoder, taxonomy: dict[str, list[str]]) -> np.ndarray:
     """One L2-normalised mean embedding per task type, in the taxonomy's order."""
     return normalise_rows(np.stack([encoder.encode(sentences).mean(axis=0) for sentences in taxonomy.values()]))
+
+
+def fit_probes(embeddings: np.ndarray, quality: np.ndarray, ridge: float) -> np.ndarray:
+    """(dim + 1, m) ridge regression of each model's quality on [embedding, 1]; the bias is not penalised."""
+    inputs = np.column_stack([embeddings, np.ones(len(embeddings))]).astype(np.float64)
+    column_means = np.nan_to_num(np.nanmean(quality, axis=0), nan=0.5) if len(quality) else np.zeros(quality.shape[1])
+    targets = np.where(np.isnan(quality), column_means, quality).astype(np.float64)
+    penalty = np.eye(inputs.shape[1]) * ridge
+    penalty[-1, -1] = 0.0
+    return np.linalg.solve(inputs.T @ inputs + penalty, inputs.T @ targets).astype(np.float32)
+
+
+def out_of_fold_probes(
+    embeddings: np.ndarray, quality: np.ndarray, params: PerfRouterHyperParameters, seed: int
+) -> np.ndarray:
+    """Each training prompt's probe predictions from probes fitted on the other folds (as for a new prompt)."""
+    folds = np.random.default_rng(seed + 1).integers(0, params.probe_folds, size=len(embeddings))
+    out = np.empty(quality.shape, dtype=np.float32)
+    for fold in range(params.probe_folds):
+        held = folds == fold
+        weights = fit_probes(embeddings[~held], quality[~held], params.ridge)
+        out[held] = embeddings[held] @ weights[:-1] + weights[-1]
+    return out
 
 
 def fit_parts(
@@ -94,6 +119,7 @@ def fit_parts(
         reference_embeddings=embeddings[reference].astype(np.float16).astype(np.float32),
         reference_rows=reference,
         reference_chars=np.array([len(dataset.prompts[i]) for i in reference], dtype=np.float32),
+        probes=fit_probes(embeddings, dataset.quality, params.ridge),
     )
     # The stored keys are float16; training uses the same rounded keys the router will serve with.
     keys = project(partial, embeddings).astype(np.float16).astype(np.float32)
@@ -118,7 +144,14 @@ def training_rows(
     hidden = rng.random(dataset.quality.shape) < params.hide_own_share
     chars = np.array([len(p) for p in dataset.prompts], dtype=np.float32)
     rows = pair_features(
-        parts, embeddings, chars, models, table_rows=np.arange(len(embeddings)), leave_self_out=True, self_known=~hidden
+        parts,
+        embeddings,
+        chars,
+        models,
+        table_rows=np.arange(len(embeddings)),
+        leave_self_out=True,
+        self_known=~hidden,
+        probe_outcomes=out_of_fold_probes(embeddings, dataset.quality, params, seed),
     )
     target = dataset.quality.reshape(-1)
     known = ~np.isnan(target)
