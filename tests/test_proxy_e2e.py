@@ -160,3 +160,28 @@ async def test_thinking_mode_prefixes_think_only_for_thinking_models(proxy: Runn
     assert plain[0]["role"] == "user"
     assert proxy.records()[0]["mutators"] == ["thinking_mode"]
     assert proxy.records()[1]["mutators"] == []
+
+
+async def test_tool_results_are_compressed_on_the_way_and_logged(proxy_factory: Any) -> None:
+    proxy = await proxy_factory(config_data=make_config_data(mutators=["tool_result_compressor"]))
+    pytest_output = (Path(__file__).parent / "corpus/tool_outputs/build/pytest_more_itertools.txt").read_text()
+    messages = [
+        {"role": "user", "content": "run the tests"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "sh", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": pytest_output},
+    ]
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{proxy.base_url}/chat/completions", json={"model": "fast-a", "messages": messages})
+        await http.post(f"{proxy.root}/optmod/compressor/off")
+        await http.post(f"{proxy.base_url}/chat/completions", json={"model": "fast-a", "messages": messages})
+    compressed, plain = (r.body["messages"][2]["content"] for r in proxy.simulator.received)
+    assert plain == pytest_output and len(compressed) < len(pytest_output) / 2
+    assert proxy.simulator.received[0].prompt_tokens < proxy.simulator.received[1].prompt_tokens
+    on, off = proxy.records()
+    assert on["mutators"] == ["tool_result_compressor"]
+    assert on["compressor_tokens_before"] > on["compressor_tokens_after"]
+    assert off["mutators"] == [] and off["compressor_tokens_before"] is None
