@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import orjson
 import pytest
-from conftest import RunningProxy, chat_body
+from conftest import RunningProxy, chat_body, make_config_data
 
 
 def client(proxy: RunningProxy) -> openai.AsyncOpenAI:
