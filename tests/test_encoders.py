@@ -197,3 +197,29 @@ def test_frequent_tokens_weigh_less(tmp_path: Path) -> None:
     )
     weights = token_weights(["easy easy easy hard", "easy proof"], folder / "tokenizer.json", len(VOCAB))
     assert weights[VOCAB["easy"]] < weights[VOCAB["hard"]] < weights[VOCAB["cheap"]] == 1.0
+
+
+def test_conjugate_gradients_solve_the_penalised_least_squares() -> None:
+    import scipy.sparse
+
+    from optmod.training.distill import solve_rows
+
+    rng = np.random.default_rng(2)
+    bags = scipy.sparse.csr_matrix(rng.random((60, 8)) * (rng.random((60, 8)) < 0.5))
+    targets, prior = rng.normal(size=(60, 3)), rng.normal(size=(8, 3))
+    rows = solve_rows(bags, targets, prior, strength=0.5, steps=40)
+    dense = bags.toarray()
+    penalty = 0.5 * float((dense**2).sum()) / 8
+    expected = np.linalg.solve(dense.T @ dense + penalty * np.eye(8), dense.T @ targets + penalty * prior)
+    np.testing.assert_allclose(rows, expected, atol=1e-8)
+
+
+def test_bags_of_tokens_match_the_static_pooling(tmp_path: Path) -> None:
+    from optmod.training.distill import bags_of_tokens
+
+    folder = write_static_artifact(
+        tmp_path / "enc", np.zeros((5, 2), np.int8), np.ones(5, np.float32), np.eye(2, dtype=np.float32)
+    )
+    bags = bags_of_tokens(["easy easy hard", "", "proof"], folder / "tokenizer.json", len(VOCAB)).toarray()
+    assert bags[0, VOCAB["easy"]] == pytest.approx(2 / 3) and bags[0, VOCAB["hard"]] == pytest.approx(1 / 3)
+    assert bags[1].sum() == 0 and bags[2, VOCAB["proof"]] == 1.0

@@ -8,6 +8,10 @@
 4. A ridge map from the weighted mean of a prompt's token rows to MiniLM's own embedding of the prompt is
    fitted on the TRAIN prompts (its strength chosen on a hashed tenth of them), so the static vectors live in
    MiniLM's space.
+5. The mapped rows are then refined themselves: least squares from each train prompt's bag of tokens to its
+   MiniLM embedding, pulled toward the step-4 rows (which is all a token unseen in training keeps), solved by
+   conjugate gradients; then cut back to `dims` principal axes (re-solved in that subspace) and quantised.
+   On routellm this lifts the mean cosine to MiniLM on TEST prompts from about 0.70 to 0.75.
 
 The artifact (tokenizer.json + table.npz + meta.json) is a few MB and needs only numpy and tokenizers.
 """
@@ -21,11 +25,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from optmod.encoders import (
     EMBEDDING_CACHE_DIR,
+    STATIC_MAX_CHARS,
     STATIC_TABLE_FILE,
     STATIC_TOKENIZER_FILE,
     MiniLMEncoder,
@@ -36,9 +42,11 @@ from optmod.training.data import load_dataset
 
 DEFAULT_DIMS = 128
 SIF_A = 1e-3
-RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+RIDGE_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 VOCAB_BATCH = 512
 HOLDOUT_SHARE = 10  # one in this many train prompts (by hash) chooses the ridge strength
+REFINE_GRID = (0.3, 1.0, 3.0)  # pull toward the step-4 rows, in units of the bags' mean squared column norm
+REFINE_STEPS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +137,69 @@ def mean_cosine(predicted: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(np.sum(predicted * target, axis=1)))
 
 
+def bags_of_tokens(prompts: Sequence[str], tokenizer_path: Path, vocab_size: int) -> Any:
+    """Sparse (n, vocab): each token's count over the prompt's token count, as StaticEncoder.pooled reads it."""
+    import scipy.sparse
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    rows: list[np.ndarray] = []
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    clipped = [p[:STATIC_MAX_CHARS] for p in prompts]
+    for row, encoding in enumerate(tokenizer.encode_batch(clipped, add_special_tokens=False)):
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        if ids.size:
+            unique, counts = np.unique(ids, return_counts=True)
+            rows.append(np.full(len(unique), row))
+            columns.append(unique)
+            values.append(counts / ids.size)
+    if not rows:
+        return scipy.sparse.csr_matrix((len(prompts), vocab_size))
+    data = (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns)))
+    return scipy.sparse.csr_matrix(data, shape=(len(prompts), vocab_size))
+
+
+def solve_rows(bags: Any, targets: np.ndarray, prior: np.ndarray, strength: float, steps: int) -> np.ndarray:
+    """Rows X minimising |bags X - targets|^2 + penalty |X - prior|^2, by block conjugate gradients from `prior`."""
+    penalty = strength * float(bags.multiply(bags).sum()) / bags.shape[1]
+    rows = prior.copy()
+    residual = bags.T @ (targets - bags @ rows)  # the penalty term is zero at the start
+    direction = residual.copy()
+    energy = np.sum(residual * residual, axis=0)
+    for _ in range(steps):
+        moved = bags.T @ (bags @ direction) + penalty * direction
+        step = energy / np.maximum(np.sum(direction * moved, axis=0), 1e-30)
+        rows += direction * step
+        residual -= moved * step
+        fresh = np.sum(residual * residual, axis=0)
+        direction = residual + direction * (fresh / np.maximum(energy, 1e-30))
+        energy = fresh
+    return np.asarray(rows)
+
+
+def refine_rows(bags: Any, targets: np.ndarray, prior: np.ndarray, holdout: np.ndarray) -> tuple[np.ndarray, float]:
+    """The refined rows and the pull strength that held out prompts liked best."""
+    scores = {}
+    for strength in REFINE_GRID:
+        rows = solve_rows(bags[~holdout], targets[~holdout], prior, strength, REFINE_STEPS // 2)
+        scores[strength] = mean_cosine(bags[holdout] @ rows, targets[holdout])
+    strength = max(scores, key=lambda s: (scores[s], s))
+    return solve_rows(bags, targets, prior, strength, REFINE_STEPS), strength
+
+
+def compress_rows(
+    bags: Any, targets: np.ndarray, rows: np.ndarray, dims: int, strength: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`dims` principal axes of the rows (uncentred, signs fixed) and the rows re-solved in that subspace."""
+    _, _, vt = np.linalg.svd(rows, full_matrices=False)
+    axes = vt[:dims] * np.sign(vt[:dims][np.arange(dims), np.abs(vt[:dims]).argmax(axis=1)])[:, None]
+    reduced = solve_rows(bags, targets @ axes.T, rows @ axes.T, strength, REFINE_STEPS)
+    return reduced, axes
+
+
 def write_artifact(
     out: Path, tokenizer_path: Path, table: np.ndarray, scales: np.ndarray, w: np.ndarray, b: np.ndarray
 ) -> None:
@@ -170,18 +241,24 @@ def distill_static_encoder(
         static = StaticEncoder(Path(scratch))
         pooled, pooled_test = (static.pooled(p).astype(np.float64) for p in (train_prompts, test_prompts))
     targets = embed_cached(train_prompts, minilm, cache_dir).astype(np.float64)
+    test_targets = embed_cached(test_prompts, minilm, cache_dir).astype(np.float64)
     holdout = np.array([is_holdout(p) for p in train_prompts])
     ridge = choose_ridge(pooled, targets, holdout)
     w, b = fit_ridge(pooled, targets, ridge)
-    write_artifact(out, tokenizer_path, table, scales, w, b)
-    test_targets = embed_cached(test_prompts, minilm, cache_dir).astype(np.float64)
+    mapped_test_cosine = mean_cosine(pooled_test @ w + b, test_targets)
+    bags = bags_of_tokens(train_prompts, tokenizer_path, vocab_size)
+    prior = (table.astype(np.float64) * scales[:, None]) @ w
+    refined, strength = refine_rows(bags, targets - b, prior, holdout)
+    reduced, axes = compress_rows(bags, targets - b, refined, dims, strength)
+    final_table, final_scales = quantise(reduced, np.ones(vocab_size))
+    write_artifact(out, tokenizer_path, final_table, final_scales, axes, b)
     summary = DistillSummary(
         out=out,
         dims=dims,
         vocab=vocab_size,
         train_prompts=len(train_prompts),
         ridge=ridge,
-        test_cosine=mean_cosine(pooled_test @ w + b, test_targets),
+        test_cosine=mean_cosine(StaticEncoder(out).encode(test_prompts).astype(np.float64), test_targets),
         artifact_bytes=sum(p.stat().st_size for p in out.iterdir() if p.is_file()),
     )
     meta = {
@@ -189,6 +266,8 @@ def distill_static_encoder(
         "vocab": vocab_size,
         "sif_a": SIF_A,
         "ridge": ridge,
+        "refine_strength": strength,
+        "mapped_test_cosine_to_minilm": round(mapped_test_cosine, 4),
         "data": [d.name for d in datasets],
         "train_prompts": len(train_prompts),
         "test_cosine_to_minilm": round(summary.test_cosine, 4),
