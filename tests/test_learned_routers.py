@@ -308,3 +308,20 @@ def test_every_learned_router_builds_from_config_yaml(name: str) -> None:
     active = build_router(name, config.routers, ModelRegistry(config.models, config.primary_model))
     assert active.requested == name
     assert active.router.name in (name, "rule_based")
+
+
+class OtherWordEncoder(WordEncoder):
+    fingerprint = "words-2"
+
+
+@pytest.mark.parametrize("name", ["perf_router", "trouter"])
+def test_artifact_of_another_encoder_falls_back(
+    name: str, monkeypatch: pytest.MonkeyPatch, config_settings: tuple[RoutersSettings, ModelRegistry]
+) -> None:
+    """A changed encoder puts prompts elsewhere in its space: the stale artifact must not route."""
+    monkeypatch.setattr(perf_router_module, "load_router_encoder", lambda name: OtherWordEncoder())
+    monkeypatch.setattr(trouter_module, "load_router_encoder", lambda name: OtherWordEncoder())
+    settings, registry = config_settings
+    active = build_router(name, settings, registry)
+    assert active.router.name == "rule_based"
+    assert active.fallback_reason and "retrain" in active.fallback_reason

@@ -68,6 +68,17 @@ def load_router_encoder(name: str) -> Any:
         raise ArtifactError(str(exc)) from None
 
 
+def check_encoder(router: str, meta: dict[str, Any], encoder: Any) -> None:
+    """An artifact only fits the exact encoder it was trained with: another one puts prompts elsewhere."""
+    trained_with = meta.get("encoder_fingerprint")
+    current = getattr(encoder, "fingerprint", None)
+    if trained_with is not None and current is not None and trained_with != current:
+        raise ArtifactError(
+            f"{router} was trained with encoder {trained_with}, but {current} is installed: retrain it "
+            f"(optmod train --router {router})"
+        )
+
+
 def describe_candidates(
     candidates: Sequence[ModelConfig], registry: dict[str, dict[str, object]]
 ) -> tuple[ModelDescription, ...]:
@@ -138,6 +149,7 @@ class PerfRouter(Router):
         own = settings.perf_router
         self.predictor = load_predictor(resolve_artifact(own.artifact_dir))
         self.encoder = load_router_encoder(self.predictor.encoder_name)
+        check_encoder(self.name, self.predictor.meta, self.encoder)
         try:
             self.model_registry = load_model_registry(MODEL_REGISTRY_PATH)
         except (OSError, ValueError) as exc:

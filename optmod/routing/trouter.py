@@ -29,6 +29,7 @@ from optmod.routing.model_description import (
     model_feature_matrix,
 )
 from optmod.routing.perf_router import (
+    check_encoder,
     choose,
     compare_text,
     confidence_from_margin,
@@ -171,6 +172,7 @@ class TRouter(Router):
         super().__init__(settings, registry)
         self.predictor = load_trouter(resolve_artifact(settings.trouter.artifact))
         self.encoder = load_router_encoder(self.predictor.encoder_name)
+        check_encoder(self.name, self.predictor.meta, self.encoder)
         expected = self.predictor.weights.layers[0][0].shape[0] - len(self.predictor.weights.feature_mean) - 1
         if expected != self.encoder.dim:
             raise ArtifactError(f"trouter expects {expected}-d embeddings, encoder gives {self.encoder.dim}")
