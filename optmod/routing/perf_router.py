@@ -125,17 +125,19 @@ def confidence_from_margin(margin: float) -> float:
 
 
 def compare_text(choice: Choice, index: int) -> str:
-    """'predicted quality 0.81 vs 0.84 for X at 12% of the cost' (against the best-quality other candidate)."""
+    """How the pick compares with the best-predicted other candidate, in quality and cost."""
     picked = choice.scores[index]
     others = [s for i, s in enumerate(choice.scores) if i != index]
     if not others:
         return f"predicted quality {picked.quality:.2f}, the only candidate"
     rival = max(others, key=lambda s: s.quality)
+    text = f"predicted quality {picked.quality:.2f} vs {rival.quality:.2f} for {rival.model}"
+    if picked.cost <= rival.cost:
+        share = f"{100 * picked.cost / rival.cost:.0f}% of its cost" if rival.cost > 0 else "the same cost (free)"
+        return f"{text}, at {share}"
     if rival.cost > 0:
-        share = f"{100 * picked.cost / rival.cost:.0f}% of the cost"
-    else:
-        share = "a cost of 0 for both" if picked.cost == 0 else "more than a free model"
-    return f"predicted quality {picked.quality:.2f} vs {rival.quality:.2f} for {rival.model} at {share}"
+        return f"{text}, at {picked.cost / rival.cost:.1f}x its cost"
+    return f"{text}, which is free"
 
 
 class PerfRouter(Router):
