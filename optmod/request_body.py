@@ -35,8 +35,7 @@ async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> di
         raise InvalidRequestError(f"request body is not valid JSON: {exc.msg}") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("request body must be a JSON object")
-    # Nesting needs an opening bracket per level: a body with fewer brackets than the limit needs no walk.
-    if raw.count(b"{") + raw.count(b"[") > max_depth and _depth_exceeds(body, max_depth):
+    if _depth_exceeds(body, max_depth):
         raise InvalidRequestError(f"request body is nested deeper than {max_depth} levels")
     return body
 

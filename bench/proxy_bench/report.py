@@ -45,8 +45,11 @@ def _median(values: Iterable[float | None]) -> float | None:
     return round(statistics.median(present), 4) if present else None
 
 
-def _pair(runs: Sequence[RunResult], direct: dict[int, RunResult], pick: Callable[[RunResult], float]) -> float | None:
-    return _median(pick(r) - pick(direct[r.round]) for r in runs if r.round in direct)
+def _pair(
+    runs: Sequence[RunResult], direct: dict[int, RunResult], pick: Callable[[RunResult], float | None]
+) -> float | None:
+    pairs = ((pick(r), pick(direct[r.round])) for r in runs if r.round in direct)
+    return _median(a - b for a, b in pairs if a is not None and b is not None)
 
 
 def build_row(scenario: str, target: str, runs: Sequence[RunResult], direct: dict[int, RunResult]) -> Row:

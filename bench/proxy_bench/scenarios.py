@@ -174,14 +174,20 @@ def run_group(
         for round_index in range(budget.rounds):
             for target in targets:
                 result = run_target(fleet, target, scenario, budget, round_index)
-                load = result.load
-                print(
-                    f"  {scenario.key:28s} r{round_index} {target:20s} {load['rps']:9.1f} req/s"
-                    f"  p50 {load['latency_ms']['p50']:8.2f} ms  p99 {load['latency_ms']['p99']:8.2f} ms"
-                    f"  errors {load['errors']}",
-                    flush=True,
-                )
+                print(f"  {scenario.key:28s} r{round_index} {target:20s} {describe_load(result.load)}", flush=True)
                 yield result
+
+
+def _ms(value: float | None) -> str:
+    # A run that measured nothing (a target too slow for the time bound) has no percentiles.
+    return "      -" if value is None else f"{value:8.2f}"
+
+
+def describe_load(load: dict[str, Any]) -> str:
+    latency = load["latency_ms"]
+    return (
+        f"{load['rps']:9.1f} req/s  p50 {_ms(latency['p50'])} ms  p99 {_ms(latency['p99'])} ms  errors {load['errors']}"
+    )
 
 
 def as_json(result: RunResult) -> dict[str, Any]:
