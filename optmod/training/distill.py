@@ -222,6 +222,55 @@ def choose_ridge(pooled: np.ndarray, targets: np.ndarray, holdout: np.ndarray) -
     return max(scores, key=lambda s: (scores[s], -s))
 
 
+@dataclass(frozen=True, slots=True)
+class _Fitted:
+    """The distilled rows and what was chosen on the way."""
+
+    table: np.ndarray
+    scales: np.ndarray
+    axes: np.ndarray
+    bias: np.ndarray
+    ridge: float
+    strength: float
+    mapped_test_cosine: float
+
+
+def context_free_rows(minilm: MiniLMEncoder, train_prompts: Sequence[str], dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-3: each token's context-free vector, reduced to `dims` axes, SIF-weighted and quantised."""
+    vocab_size = int(minilm.model.tokenizer.vocab_size)
+    vectors = token_vectors(minilm, vocab_size)
+    mean, axes = principal_axes(vectors, dims)
+    weights = token_weights(train_prompts, minilm.model_dir / "tokenizer.json", vocab_size)
+    return quantise((vectors - mean) @ axes.T, weights)
+
+
+def fit_to_minilm(
+    table: np.ndarray,
+    scales: np.ndarray,
+    tokenizer_path: Path,
+    prompts: tuple[Sequence[str], Sequence[str]],
+    targets: tuple[np.ndarray, np.ndarray],
+) -> _Fitted:
+    """Steps 4-5 on (train, test) prompts and their MiniLM embeddings; test only measures the map."""
+    dims = table.shape[1]
+    with tempfile.TemporaryDirectory() as scratch:
+        # The pooled vectors are read through StaticEncoder itself, so the map is fitted on what serves.
+        write_artifact(Path(scratch), tokenizer_path, table, scales, np.eye(dims), np.zeros(dims))
+        static = StaticEncoder(Path(scratch))
+        pooled, pooled_test = (static.pooled(p).astype(np.float64) for p in prompts)
+    train_targets, test_targets = targets
+    holdout = np.array([is_holdout(p) for p in prompts[0]])
+    ridge = choose_ridge(pooled, train_targets, holdout)
+    w, b = fit_ridge(pooled, train_targets, ridge)
+    bags = bags_of_tokens(prompts[0], tokenizer_path, len(table))
+    prior = (table.astype(np.float64) * scales[:, None]) @ w
+    refined, strength = refine_rows(bags, train_targets - b, prior, holdout)
+    reduced, axes = compress_rows(bags, train_targets - b, refined, dims, strength)
+    final_table, final_scales = quantise(reduced, np.ones(len(table)))
+    mapped = mean_cosine(pooled_test @ w + b, test_targets)
+    return _Fitted(final_table, final_scales, axes, b, ridge, strength, mapped)
+
+
 def distill_static_encoder(
     folders: Sequence[Path], out: Path, dims: int = DEFAULT_DIMS, cache_dir: Path = EMBEDDING_CACHE_DIR
 ) -> DistillSummary:
@@ -230,44 +279,26 @@ def distill_static_encoder(
     test_prompts = list(dict.fromkeys(p for d in datasets for p in d.split("test").prompts))
     minilm = MiniLMEncoder(threads=1)
     tokenizer_path = minilm.model_dir / "tokenizer.json"
-    vocab_size = int(minilm.model.tokenizer.vocab_size)
-    vectors = token_vectors(minilm, vocab_size)
-    mean, axes = principal_axes(vectors, dims)
-    weights = token_weights(train_prompts, tokenizer_path, vocab_size)
-    table, scales = quantise((vectors - mean) @ axes.T, weights)
-    with tempfile.TemporaryDirectory() as scratch:
-        # The pooled vectors are read through StaticEncoder itself, so the map is fitted on what serves.
-        write_artifact(Path(scratch), tokenizer_path, table, scales, np.eye(dims), np.zeros(dims))
-        static = StaticEncoder(Path(scratch))
-        pooled, pooled_test = (static.pooled(p).astype(np.float64) for p in (train_prompts, test_prompts))
-    targets = embed_cached(train_prompts, minilm, cache_dir).astype(np.float64)
-    test_targets = embed_cached(test_prompts, minilm, cache_dir).astype(np.float64)
-    holdout = np.array([is_holdout(p) for p in train_prompts])
-    ridge = choose_ridge(pooled, targets, holdout)
-    w, b = fit_ridge(pooled, targets, ridge)
-    mapped_test_cosine = mean_cosine(pooled_test @ w + b, test_targets)
-    bags = bags_of_tokens(train_prompts, tokenizer_path, vocab_size)
-    prior = (table.astype(np.float64) * scales[:, None]) @ w
-    refined, strength = refine_rows(bags, targets - b, prior, holdout)
-    reduced, axes = compress_rows(bags, targets - b, refined, dims, strength)
-    final_table, final_scales = quantise(reduced, np.ones(vocab_size))
-    write_artifact(out, tokenizer_path, final_table, final_scales, axes, b)
+    table, scales = context_free_rows(minilm, train_prompts, dims)
+    targets = tuple(embed_cached(p, minilm, cache_dir).astype(np.float64) for p in (train_prompts, test_prompts))
+    fitted = fit_to_minilm(table, scales, tokenizer_path, (train_prompts, test_prompts), (targets[0], targets[1]))
+    write_artifact(out, tokenizer_path, fitted.table, fitted.scales, fitted.axes, fitted.bias)
     summary = DistillSummary(
         out=out,
         dims=dims,
-        vocab=vocab_size,
+        vocab=len(table),
         train_prompts=len(train_prompts),
-        ridge=ridge,
-        test_cosine=mean_cosine(StaticEncoder(out).encode(test_prompts).astype(np.float64), test_targets),
+        ridge=fitted.ridge,
+        test_cosine=mean_cosine(StaticEncoder(out).encode(test_prompts).astype(np.float64), targets[1]),
         artifact_bytes=sum(p.stat().st_size for p in out.iterdir() if p.is_file()),
     )
     meta = {
         "dims": dims,
-        "vocab": vocab_size,
+        "vocab": len(table),
         "sif_a": SIF_A,
-        "ridge": ridge,
-        "refine_strength": strength,
-        "mapped_test_cosine_to_minilm": round(mapped_test_cosine, 4),
+        "ridge": fitted.ridge,
+        "refine_strength": fitted.strength,
+        "mapped_test_cosine_to_minilm": round(fitted.mapped_test_cosine, 4),
         "data": [d.name for d in datasets],
         "train_prompts": len(train_prompts),
         "test_cosine_to_minilm": round(summary.test_cosine, 4),
