@@ -146,6 +146,9 @@ def test_learned_router_beats_random_and_approaches_the_oracle(
     assert blind["cost_ratio_at_95"] is not None and blind["cost_ratio_at_95"] > 0.8
     assert router["decision_ms_p50"] is not None and router["decision_ms_p50"] >= 0
     assert calls == [("cheap", "mid", "dear")]
+    # The neighbours baseline reads the same level words: it routes as well as the toy router.
+    knn = result(report, "knn50[words]")
+    assert knn["aiq"] is not None and knn["aiq"] > random["aiq"] + 0.05
 
 
 def test_two_model_pool_reports_gap_metrics_per_group(data: Path, tmp_path: Path, calls: list[tuple[str, ...]]) -> None:
@@ -219,3 +222,14 @@ def test_timing_prompts_include_long_ones() -> None:
     assert len(sample) == 40
     assert max(len(p) for p in sample) > 4_000 * 4 * 0.25
     assert sum(len(p) > 1_000 for p in sample) == 10
+
+
+def test_knn_quality_averages_the_nearest_train_outcomes() -> None:
+    from optmod.training.evaluate import knn_quality
+
+    train = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    train = train / np.linalg.norm(train, axis=1, keepdims=True)
+    outcomes = np.array([[1.0, 0.0], [0.0, np.nan], [0.5, 1.0]])
+    predicted = knn_quality(train, outcomes, np.array([[1.0, 0.0], [0.0, 1.0]]), k=2)
+    np.testing.assert_allclose(predicted[0], [0.5, 0.0])  # the two x-like prompts; NaN skipped
+    np.testing.assert_allclose(predicted[1], [0.25, 0.5])  # y and the nearer of the x-like ones

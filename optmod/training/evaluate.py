@@ -3,8 +3,9 @@
 For one pool of models (default: all of the data set's) the routers are trained on the TRAIN split (cached
 under `.cache/trained/` until the data, the seed or the trainer's code changes), then each router's cost knob
 is swept over the TEST prompts that every pool model answered. Baselines: each single model, "no routing"
-(the best mix of single models at each budget, blind to the prompt), a random router at matched cost, and
-the oracle that knows the outcomes. Metrics come from `optmod.training.metrics`; the timing of each router's
+(the best mix of single models at each budget, blind to the prompt), a random router at matched cost, the
+oracle that knows the outcomes, and k-nearest-neighbours (each model's mean quality on the 50 most similar
+TRAIN prompts, per encoder; not in leave-models-out runs, where the pool has no train outcomes to average). Metrics come from `optmod.training.metrics`; the timing of each router's
 runtime decision path (encoder + predictor, one thread) from `optmod.training.timing`.
 """
 
@@ -37,6 +38,8 @@ from optmod.training.sweep import (
 from optmod.training.timing import time_decisions
 
 TRAINED_CACHE_DIR = EMBEDDING_CACHE_DIR.parent / "trained"
+KNN_K = 50
+KNN_BLOCK = 512
 COST_RATIO_SHARES = {"cost_ratio_at_95": 0.95, "cost_ratio_at_98": 0.98, "cost_ratio_at_100": 1.0}
 logger = logging.getLogger("optmod.training")
 
@@ -243,6 +246,26 @@ def pool_tables(
     return test, table, descriptions, np.asarray(train_quality)
 
 
+def knn_quality(train_embeddings: np.ndarray, train_quality: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:
+    """Each model's mean quality on the k most similar TRAIN prompts (cosine): the simple baseline to beat."""
+    k = min(k, len(train_embeddings))
+    predicted = np.empty((len(embeddings), train_quality.shape[1]))
+    for start in range(0, len(embeddings), KNN_BLOCK):
+        similarity = embeddings[start : start + KNN_BLOCK] @ train_embeddings.T
+        nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        predicted[start : start + KNN_BLOCK] = np.nanmean(train_quality[nearest], axis=1)
+    return predicted
+
+
+def knn_result(
+    full: RoutingDataset, encoder: Encoder, embeddings: np.ndarray, table: OutcomeTable, frame: PoolFrame, cache: Path
+) -> RouterResult:
+    train = full.split("train").select_models(frame.models)
+    predicted = knn_quality(cached_embeddings(train, encoder, cache), train.quality, embeddings, KNN_K)
+    result = router_result(f"knn{KNN_K}", encoder.name, predicted, table, frame, {})
+    return RouterResult(result.name, "baseline", result.points, result.metrics, result.groups, encoder.name)
+
+
 def evaluate(request: EvalRequest) -> Report:
     full = load_dataset(request.data)
     test, table, descriptions, train_quality = pool_tables(full, request)
@@ -254,6 +277,8 @@ def evaluate(request: EvalRequest) -> Report:
     for encoder_name in request.encoders if request.routers else ():
         encoder = load_encoder(encoder_name)
         embeddings = cached_embeddings(test, encoder, request.cache_dir)
+        if not request.leave_models_out:  # the pool's own outcomes are what the baseline averages
+            results.append(knn_result(full, encoder, embeddings, table, frame, request.cache_dir))
         for router in request.routers:
             predictor = trained_predictor(get_trainer(router), train, encoder, request)
             predicted = np.asarray(predictor.predict_quality(embeddings, test.prompts, descriptions), dtype=np.float64)
