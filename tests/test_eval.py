@@ -232,4 +232,4 @@ def test_knn_quality_averages_the_nearest_train_outcomes() -> None:
     outcomes = np.array([[1.0, 0.0], [0.0, np.nan], [0.5, 1.0]])
     predicted = knn_quality(train, outcomes, np.array([[1.0, 0.0], [0.0, 1.0]]), k=2)
     np.testing.assert_allclose(predicted[0], [0.5, 0.0])  # the two x-like prompts; NaN skipped
-    np.testing.assert_allclose(predicted[1], [0.25, 0.5])  # y and the nearer of the x-like ones
+    np.testing.assert_allclose(predicted[1], [0.25, 1.0])  # y and the nearer x-like one, whose NaN is skipped
