@@ -116,7 +116,9 @@ def run_matrix(args: argparse.Namespace, workdir: Path) -> tuple[list[RunResult]
         fleet = start_fleet(workdir, upstream, selection.targets, args.litellm_venv)
         try:
             if "optmod_perf_router" in fleet.proxies:
-                meta["perf_router_status"] = router_status(fleet.proxies["optmod_perf_router"])
+                # Per upstream: the router's artifacts may change between two starts of the proxy.
+                status = router_status(fleet.proxies["optmod_perf_router"])
+                meta.setdefault("perf_router_status", {})[upstream.key] = status
             for result in run_group(fleet, scenarios, selection.targets, budget):
                 results.append(result)
         finally:

@@ -63,7 +63,7 @@ def test_quick_run_writes_rows_checks_and_markdown(quick_report: tuple[dict[str,
     assert optmod["rps"] > 0 and optmod["rps_ratio"] is not None and optmod["added_p50_ms"] is not None
     stream = rows[("0ms/stream20/small/c1", "optmod_rule_based")]
     assert stream["ttfb_p50_ms"] is not None and stream["added_ttfb_p50_ms"] is not None
-    assert report["meta"]["perf_router_status"]["requested"] == "perf_router"
+    assert report["meta"]["perf_router_status"]["0ms/20"]["requested"] == "perf_router"
     assert len(report["checks"]) == 9
     assert "| 0ms/json/small/c1 | optmod_rule_based |" in markdown
     assert "## Targets" in markdown

@@ -265,6 +265,17 @@ def render_checks(checks: Sequence[Check]) -> str:
     return "".join(lines)
 
 
+def _render_router_status(statuses: dict[str, Any] | None) -> str:
+    if not statuses:
+        return "perf_router: not run.  \n"
+    lines = []
+    for upstream, status in statuses.items():
+        active = status.get("active")
+        why = f" (fallback: {status.get('fallback_reason')})" if status.get("fallback_reason") else ""
+        lines.append(f"perf_router with the {upstream} upstream: /optmod/status says active `{active}`{why}.  \n")
+    return "".join(lines)
+
+
 def render_markdown(
     meta: dict[str, Any], rows: Sequence[Row], checks: Sequence[Check], rss: dict[str, Any] | None
 ) -> str:
@@ -272,7 +283,8 @@ def render_markdown(
         "# optmod proxy benchmark\n\n",
         f"Command: `{meta['command']}`  \n",
         f"Machine: {meta['cpus']} CPUs, load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}.  \n",
-        f"LiteLLM: {meta.get('litellm_version') or 'not run'}. perf_router status: {meta.get('perf_router_status') or 'not run'}.  \n",
+        f"LiteLLM: {meta.get('litellm_version') or 'not run'}.  \n",
+        _render_router_status(meta.get("perf_router_status")),
         f"Budget per run: {meta['budget']['requests']} requests or {meta['budget']['max_seconds']} s after warm-up, "
         f"{meta['budget']['rounds']} round(s), targets alternating within each round.\n\n",
         "## Targets\n\n",

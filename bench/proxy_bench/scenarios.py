@@ -37,6 +37,10 @@ class Upstream:
     chunks: int
 
     @property
+    def key(self) -> str:
+        return f"{self.latency_ms:g}ms/{self.chunks}"
+
+    @property
     def label(self) -> str:
         return f"{'instant' if self.latency_ms == 0 else f'{self.latency_ms:g} ms'} upstream"
 
