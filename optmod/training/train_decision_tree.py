@@ -25,6 +25,8 @@ from optmod.training.data import RoutingDataset
 
 POLICY_FILE = "routing_policy.pkl"
 MAX_DEPTH = 10
+# Training requests kept in the artifact, on which each model's mean prediction is anchored to its capability.
+REFERENCE_REQUESTS = 512
 # A leaf holds at least this share of the training pairs (and 10): coarse enough to average out 0/1 noise.
 MIN_LEAF_SHARE = 0.002
 
@@ -38,14 +40,17 @@ def train_decision_tree(train: RoutingDataset, encoder: Encoder, out_dir: Path, 
     from sklearn.tree import DecisionTreeRegressor
 
     models = describe_dataset_models(train)
-    rows = pair_rows(request_matrix(train.prompts), models)
+    requests = request_matrix(train.prompts)
+    rows = pair_rows(requests, models)
     target = train.quality.reshape(-1)
     known = ~np.isnan(target)
     min_leaf = max(10, int(MIN_LEAF_SHARE * int(known.sum())))
     tree = DecisionTreeRegressor(max_depth=MAX_DEPTH, min_samples_leaf=min_leaf, random_state=seed)
     tree.fit(rows[known], target[known])
     meta = {"router": "decision_tree", "dataset": train.name, "train_prompts": len(train), "seed": seed}
-    save_policy(out_dir / POLICY_FILE, tree, DEFAULT_COST_WEIGHT, meta)
+    rng = np.random.default_rng(seed)
+    reference = requests[np.sort(rng.choice(len(requests), size=min(REFERENCE_REQUESTS, len(requests)), replace=False))]
+    save_policy(out_dir / POLICY_FILE, tree, DEFAULT_COST_WEIGHT, reference, meta)
 
 
 def load_decision_tree(artifact_dir: Path) -> TreePolicy:
