@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import ModelDescription
 from optmod.training import evaluate as evaluate_module
 from optmod.training.commands import main as commands_main
@@ -94,7 +95,10 @@ def train_level_router(train: RoutingDataset, encoder: object, out: Path, seed: 
 
 
 def load_level_router(folder: Path) -> LevelPredictor:
-    return LevelPredictor(json.loads((folder / "table.json").read_text())["table"])
+    stored = json.loads((folder / "table.json").read_text())
+    if "table" not in stored:
+        raise ArtifactError(f"{folder} is not a level router")
+    return LevelPredictor(stored["table"])
 
 
 @pytest.fixture
@@ -173,6 +177,10 @@ def test_trained_router_is_cached_and_leave_models_out_trains_without_the_pool(
     assert len(calls) == 1
     run(data, tmp_path, retrain=True)
     assert len(calls) == 2
+    for stale in (tmp_path / "trained").glob("*/table.json"):
+        stale.write_text("{}")  # a cached artifact from an older format: retrained, not an error
+    run(data, tmp_path)
+    assert len(calls) == 3
     report = run(data, tmp_path, pool=("cheap", "dear"), leave_models_out=True)
     assert calls[-1] == ("mid",)
     assert report.leave_models_out

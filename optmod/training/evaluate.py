@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from optmod.encoders import EMBEDDING_CACHE_DIR, Encoder, cached_embeddings, load_encoder
+from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import ModelDescription, describe_dataset_models
 from optmod.training import metrics
 from optmod.training.data import RoutingDataset, expected_costs, load_dataset, median_output_tokens
@@ -216,12 +217,16 @@ def trained_predictor(
 ) -> QualityPredictor:
     key = trainer_fingerprint(trainer, train, encoder, request.seed)
     folder = request.trained_dir / f"{trainer.name}-{encoder.name}-{key}"
-    done = folder / ".trained"
-    if request.retrain or not done.is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        logger.info("training %s with %s on %d prompts -> %s", trainer.name, encoder.name, len(train), folder)
-        trainer.train(train, encoder, folder, request.seed)
-        done.write_text(key, encoding="utf-8")
+    if not request.retrain and (folder / ".trained").is_file():
+        try:
+            return trainer.load(folder)
+        except ArtifactError as exc:
+            # The fingerprint covers the trainer's own files, not every module its artifact format lives in.
+            logger.warning("cached %s no longer loads (%s); training it again", folder, exc)
+    shutil.rmtree(folder, ignore_errors=True)
+    logger.info("training %s with %s on %d prompts -> %s", trainer.name, encoder.name, len(train), folder)
+    trainer.train(train, encoder, folder, request.seed)
+    (folder / ".trained").write_text(key, encoding="utf-8")
     return trainer.load(folder)
 
 
