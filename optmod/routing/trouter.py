@@ -39,7 +39,7 @@ from optmod.routing.perf_router import (
     trim_query,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS_FILE = "trouter.npz"
 META_FILE = "meta.json"
 TORCH_CHECKPOINT = "trouter_weights.pt"
@@ -53,23 +53,27 @@ class MLPWeights:
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weight (in, out), bias (out,))
     feature_mean: np.ndarray  # float32 (len(MODEL_FEATURE_NAMES),)
     feature_std: np.ndarray
+    # The training models' range of each feature: a network extrapolates wildly outside it (a free model's log
+    # price lies far below any data set's), so descriptions are clipped into it.
+    feature_low: np.ndarray
+    feature_high: np.ndarray
     # Training prompts on which each model's mean prediction is anchored to its capability score.
     reference_embeddings: np.ndarray  # float32 (R, dim)
 
 
-def model_inputs(models: Sequence[ModelDescription], mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(m, features + 1): standardised description features, unknown size as the mean, plus its mask."""
+def model_inputs(models: Sequence[ModelDescription], weights: MLPWeights) -> np.ndarray:
+    """(m, features + 1): clipped, standardised description features, unknown size as the mean, plus its mask."""
     raw = model_feature_matrix(models)
     unknown = np.isnan(raw[:, PARAMS_COLUMN])
-    filled = np.where(np.isnan(raw), mean, raw)
-    scaled = (filled - mean) / std
+    filled = np.clip(np.where(np.isnan(raw), weights.feature_mean, raw), weights.feature_low, weights.feature_high)
+    scaled = (filled - weights.feature_mean) / weights.feature_std
     return np.column_stack([scaled, unknown.astype(np.float32)]).astype(np.float32)
 
 
 def forward(weights: MLPWeights, embeddings: np.ndarray, models: Sequence[ModelDescription]) -> np.ndarray:
     """(n, m) predicted quality in [0, 1]."""
     n, m = len(embeddings), len(models)
-    described = model_inputs(models, weights.feature_mean, weights.feature_std)
+    described = model_inputs(models, weights)
     hidden = np.concatenate(
         [np.repeat(np.asarray(embeddings, dtype=np.float32), m, axis=0), np.tile(described, (n, 1))], axis=1
     )
@@ -116,6 +120,8 @@ def save_weights(out_dir: Path, weights: MLPWeights, meta: dict[str, Any]) -> No
     arrays: dict[str, Any] = {
         "feature_mean": weights.feature_mean,
         "feature_std": weights.feature_std,
+        "feature_low": weights.feature_low,
+        "feature_high": weights.feature_high,
         "reference_embeddings": weights.reference_embeddings.astype(np.float16),
     }
     for i, (weight, bias) in enumerate(weights.layers):
@@ -141,6 +147,8 @@ def load_trouter(artifact_dir: Path) -> TRouterPredictor:
                 layers,
                 np.asarray(stored["feature_mean"], np.float32),
                 np.asarray(stored["feature_std"], np.float32),
+                np.asarray(stored["feature_low"], np.float32),
+                np.asarray(stored["feature_high"], np.float32),
                 np.asarray(stored["reference_embeddings"], np.float32),
             )
     except (OSError, ValueError, KeyError, TypeError) as exc:

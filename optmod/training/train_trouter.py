@@ -106,7 +106,9 @@ def fit_network(
     return network
 
 
-def export_weights(network: Any, mean: np.ndarray, std: np.ndarray, reference: np.ndarray) -> MLPWeights:
+def export_weights(
+    network: Any, raw_models: np.ndarray, mean: np.ndarray, std: np.ndarray, reference: np.ndarray
+) -> MLPWeights:
     import torch
 
     linear = [layer for layer in network if isinstance(layer, torch.nn.Linear)]
@@ -114,7 +116,17 @@ def export_weights(network: Any, mean: np.ndarray, std: np.ndarray, reference: n
         (layer.weight.detach().numpy().T.astype(np.float32).copy(), layer.bias.detach().numpy().astype(np.float32))
         for layer in linear
     )
-    return MLPWeights(layers=layers, feature_mean=mean, feature_std=std, reference_embeddings=reference)
+    known = np.isfinite(raw_models)
+    low = np.where(known.any(axis=0), np.nanmin(np.where(known, raw_models, np.inf), axis=0), mean)
+    high = np.where(known.any(axis=0), np.nanmax(np.where(known, raw_models, -np.inf), axis=0), mean)
+    return MLPWeights(
+        layers=layers,
+        feature_mean=mean,
+        feature_std=std,
+        feature_low=low.astype(np.float32),
+        feature_high=high.astype(np.float32),
+        reference_embeddings=reference,
+    )
 
 
 def train_trouter(
@@ -148,5 +160,5 @@ def train_trouter(
     chosen = np.sort(rng.choice(len(embeddings), size=min(params.reference_prompts, len(embeddings)), replace=False))
     # Rounded as stored, so the anchoring the router computes is the one measured here.
     reference = embeddings[chosen].astype(np.float16).astype(np.float32)
-    save_weights(out_dir, export_weights(network, mean, std, reference), meta)
+    save_weights(out_dir, export_weights(network, raw, mean, std, reference), meta)
     torch.save(network.state_dict(), out_dir / TORCH_CHECKPOINT)
