@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optmod.encoders import EMBEDDING_CACHE_DIR, STATIC_ENCODER_DIR
+from optmod.training.distill import DEFAULT_DIMS
 
 # Derived data (embeddings, routers trained for evaluation) lives under the repo's ignored .cache folder.
 DEFAULT_CACHE_DIR = EMBEDDING_CACHE_DIR.parent
@@ -61,7 +62,9 @@ def _add_distill(subparsers: Subparsers) -> None:
     distill = subparsers.add_parser("distill-encoder", help="distil the static encoder from MiniLM")
     distill.add_argument("--data", type=Path, action="append", default=[], help="data set folder (repeatable)")
     distill.add_argument("--out", type=Path, default=STATIC_ENCODER_DIR, help="artifact folder")
-    distill.add_argument("--dims", type=int, default=None, help="static vector dimensions (default: the tuned one)")
+    distill.add_argument(
+        "--dims", type=int, default=DEFAULT_DIMS, help="static vector dimensions (default: %(default)s)"
+    )
     distill.set_defaults(run=run_distill)
 
 
@@ -115,10 +118,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_distill(args: argparse.Namespace) -> int:
-    from optmod.training.distill import DEFAULT_DIMS, distill_static_encoder
+    from optmod.training.distill import distill_static_encoder
 
     folders = args.data or [Path("../shared/data") / name for name in ("mmlu-pro", "routellm")]
-    summary = distill_static_encoder(folders, args.out, dims=args.dims or DEFAULT_DIMS)
+    summary = distill_static_encoder(folders, args.out, dims=args.dims)
     print(summary)
     return 0
 
