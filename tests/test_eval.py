@@ -150,6 +150,11 @@ def test_learned_router_beats_random_and_approaches_the_oracle(
     assert blind["cost_ratio_at_95"] is not None and blind["cost_ratio_at_95"] > 0.8
     assert router["decision_ms_p50"] is not None and router["decision_ms_p50"] >= 0
     assert calls == [("cheap", "mid", "dear")]
+    groups = next(r.groups for r in report.results if r.name == "level[words]")
+    blind_groups = next(r.groups for r in report.results if r.name == "no_routing")
+    assert set(groups) == {"arith", "trivia"}
+    assert all(groups[g]["aiq"] > blind_groups[g]["aiq"] for g in groups)  # type: ignore[operator]
+    assert "## AIQ per category group" in render_markdown(report)
     # The neighbours baseline reads the same level words: it routes as well as the toy router.
     knn = result(report, "knn50[words]")
     assert knn["aiq"] is not None and knn["aiq"] > random["aiq"] + 0.05

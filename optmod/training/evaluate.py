@@ -179,12 +179,42 @@ def baseline_results(table: OutcomeTable, frame: PoolFrame, seed: int) -> list[R
         results.append(two_model_result("random", "baseline", table, frame, rng.random(len(true_gain)), []))
         results.append(two_model_result("oracle", "baseline", table, frame, true_gain, []))
         return results
-    results.append(RouterResult("no_routing", "baseline", tuple(singles), blind))
+    results.append(RouterResult("no_routing", "baseline", tuple(singles), blind, alpha_groups(table, None)))
     randoms = random_points(table, seed)
     results.append(RouterResult("random", "baseline", tuple(randoms), curve_metrics(randoms, frame)))
     oracle = oracle_points(table)
-    results.append(RouterResult("oracle", "baseline", tuple(oracle), curve_metrics(oracle, frame)))
+    oracle_groups = alpha_groups(table, None, truth=True)
+    results.append(RouterResult("oracle", "baseline", tuple(oracle), curve_metrics(oracle, frame), oracle_groups))
     return results
+
+
+def group_parts(table: OutcomeTable) -> list[tuple[str, np.ndarray, OutcomeTable, PoolFrame]]:
+    """Each category group's rows with its own yardsticks (cost range, best model); none when there is one group."""
+    names = sorted(set(table.groups))
+    if len(names) < 2:
+        return []
+    parts = []
+    for group in names:
+        mask = np.array([g == group for g in table.groups])
+        part = table.rows(mask)
+        # Model labels only matter for two-model pools, which take the gap-metric path instead.
+        labels = tuple(str(j) for j in range(table.quality.shape[1]))
+        parts.append((group, mask, part, build_frame(part, labels, np.zeros(len(labels)))))
+    return parts
+
+
+def alpha_groups(table: OutcomeTable, predicted: np.ndarray | None, truth: bool = False) -> dict[str, Metrics]:
+    """Multi-model metrics per category group: a router's alpha sweep (`predicted`), the oracle's, or blind mixing."""
+    groups: dict[str, Metrics] = {}
+    for group, mask, part, frame in group_parts(table):
+        if truth:
+            points = oracle_points(part)
+        elif predicted is None:
+            points = single_model_points(part)
+        else:
+            points = alpha_sweep(part, predicted[mask])
+        groups[group] = curve_metrics(points, frame)
+    return groups
 
 
 def router_result(
@@ -195,7 +225,8 @@ def router_result(
         gain = predicted[:, frame.strong] - predicted[:, frame.weak]
         result = two_model_result(name, "router", table, frame, gain, by_alpha)
     else:
-        result = RouterResult(name, "router", tuple(by_alpha), curve_metrics(by_alpha, frame))
+        found = curve_metrics(by_alpha, frame)
+        result = RouterResult(name, "router", tuple(by_alpha), found, alpha_groups(table, predicted))
     return RouterResult(
         f"{name}[{encoder}]", "router", result.points, result.metrics | timing, result.groups, encoder=encoder
     )

@@ -61,11 +61,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def group_table(report: Report) -> str:
+    """Two-model pools: a row per router, APGR/CPT per group. Larger pools: a row per group, AIQ per router."""
     results = [r for r in report.results if r.groups]
     groups = sorted({g for r in results for g in r.groups})
-    header = ["router", *[f"{g} {m}" for g in groups for m in GAP_COLUMNS]]
-    rows = [[r.name, *(format_value(r.groups.get(g, {}).get(m)) for g in groups for m in GAP_COLUMNS)] for r in results]
-    return markdown_table(header, rows)
+    if report.frame.strong is not None:
+        header = ["router", *[f"{g} {m}" for g in groups for m in GAP_COLUMNS]]
+        rows = [
+            [r.name, *(format_value(r.groups.get(g, {}).get(m)) for g in groups for m in GAP_COLUMNS)] for r in results
+        ]
+        return markdown_table(header, rows)
+    header = ["group (aiq)", *[r.name for r in results]]
+    return markdown_table(
+        header, [[g, *(format_value(r.groups.get(g, {}).get("aiq")) for r in results)] for g in groups]
+    )
 
 
 def render_markdown(report: Report) -> str:
@@ -82,7 +90,8 @@ def render_markdown(report: Report) -> str:
         markdown_table(["router", *columns(report)], table_rows(report)),
     ]
     if any(r.groups for r in report.results):
-        lines += ["", "## Two-model metrics per category group", "", group_table(report)]
+        title = "Two-model metrics" if report.frame.strong is not None else "AIQ"
+        lines += ["", f"## {title} per category group", "", group_table(report)]
     lines += ["", f"![quality against cost]({PLOT_FILE})", ""]
     return "\n".join(lines)
 
