@@ -430,7 +430,11 @@ async def test_sqlite_runs_its_checkpoints_by_itself(tmp_path: Path) -> None:
         index += 1
     await store.close()
     assert store.checkpoints >= 1
-    assert not (tmp_path / "pins.sqlite3-wal").exists()  # closing folds the rest and removes the WAL
+    # Whether SQLite deletes the WAL file on the last close depends on locks it may not get on a busy machine;
+    # what matters is that the pins are all there for the next process.
+    reopened = SqlitePinStore(tmp_path / "pins.sqlite3", 1000)
+    assert await reopened.count_since(0) == index
+    await reopened.close()
 
 
 def test_an_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
