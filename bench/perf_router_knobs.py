@@ -1,0 +1,65 @@
+"""Where perf_router sends traffic under different knob settings, for the configured pool.
+
+    python bench/perf_router_knobs.py [--data ../shared/data]
+
+Routes a fixed sample of prompts (the first 150 mmlu-pro prompts, every 100th routellm prompt, and a few chat
+lines) with the committed artifact and prints, per setting, the expected cost per 1,000 requests and the
+share of each model. It is how config.yaml's defaults were chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+from pathlib import Path
+
+from optmod.config import load_config
+from optmod.features import extract_features
+from optmod.registry import ModelRegistry
+from optmod.routing import RouteRequest, build_router
+
+SETTINGS = [  # (degradation threshold, cost weight)
+    (0.05, 1.0),
+    (0.15, 1.0),
+    (1.0, 3.0),
+    (0.15, 3.0),
+    (1.0, 10.0),
+]
+CHAT = ["hi", "thanks!", "write a haiku about rain", "what's the capital of France?", "fix this: def f(x): return x+"]
+
+
+def sample_prompts(data: Path) -> list[str]:
+    def prompts(name: str) -> list[str]:
+        with gzip.open(data / name / "prompts.jsonl.gz", "rt") as handle:
+            return [json.loads(line)["prompt"] for line in handle]
+
+    return prompts("mmlu-pro")[:150] + prompts("routellm")[::100][:150] + CHAT
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    args = parser.parse_args()
+    config = load_config()
+    registry = ModelRegistry(config.models, config.primary_model)
+    prompts = sample_prompts(args.data)
+    for threshold, alpha in SETTINGS:
+        knobs = config.routers.perf_router.model_copy(
+            update={"perf_router_degradation_threshold": threshold, "perf_router_cost_weight": alpha}
+        )
+        router = build_router("perf_router", config.routers.model_copy(update={"perf_router": knobs}), registry)
+        picks: collections.Counter[str] = collections.Counter()
+        cost = 0.0
+        for prompt in prompts:
+            features = extract_features({"messages": [{"role": "user", "content": prompt}]})
+            decision = router.router.route(RouteRequest(features, registry.models))
+            picks[decision.model] += 1
+            cost += next(s.cost for s in decision.scores if s.model == decision.model)
+        shares = ", ".join(f"{name} {count / len(prompts):.0%}" for name, count in picks.most_common())
+        print(f"threshold {threshold:<4} alpha {alpha:<4} ${cost / len(prompts) * 1000:.3f} per 1k requests: {shares}")
+
+
+if __name__ == "__main__":
+    main()
