@@ -268,7 +268,7 @@ async def handle_chat(request: Request) -> Response:
     call = ChatCall(state, runtime, body, features, session_id, started, arrived, request_id)
     call.eligible = eligible_models(runtime, features)
     model = await call.choose_first()
-    return await (_run_stream(call, model) if call.stream else _run_once(call, model))
+    return await _forward(call, model)
 
 
 def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float) -> LogRecord:
@@ -289,23 +289,26 @@ def _deadline_left(call: ChatCall) -> float:
     return min(left, limits.first_byte_timeout_s)
 
 
-async def _run_once(call: ChatCall, model: ModelConfig | None) -> Response:
-    last: Failure | None = None
+async def _forward(call: ChatCall, model: ModelConfig | None) -> Response:
+    """Try models until one answers (streams: until one reaches its first content), escalating on failure."""
+    forwarder = call.state.forwarder
     max_attempts = call.runtime.config.limits.max_attempts
     while model is not None and len(call.attempts) < max_attempts and (left := _deadline_left(call)) > 0:
-        result = await call.state.forwarder.complete(model, call.payload_for(model), left)
-        if isinstance(result, Completion):
+        payload = call.payload_for(model)
+        result = await (forwarder.open_stream if call.stream else forwarder.complete)(model, payload, left)
+        if not isinstance(result, Failure):
             call.note_attempt(model, "ok", 200, result.waited_s)
+            if isinstance(result, OpenStream):
+                return _stream_answer(call, model, result)
             return _answer(call, model, result)
         call.note_attempt(model, result.failure, result.status, result.waited_s, result.retry_after)
-        last = result
         if result.failure == CLIENT_ERROR:
             return _pass_through(call, model, result)
         following = await call.after_failure(model, result)
         if following is None and result.failure == CONTEXT_LENGTH:
             return _pass_through(call, model, result)
         model = following
-    return _give_up(call, last)
+    return _give_up(call)
 
 
 def _answer(call: ChatCall, model: ModelConfig, completion: Completion) -> Response:
@@ -342,7 +345,7 @@ def _pass_through(call: ChatCall, model: ModelConfig, failure: Failure) -> Respo
     return Response(body, status, headers=call.headers(model), media_type=failure.content_type or "application/json")
 
 
-def _give_up(call: ChatCall, last: Failure | None) -> Response:
+def _give_up(call: ChatCall) -> Response:
     outcomes = [a.outcome for a in call.attempts]
     summary = "; ".join(f"{a.model}: {a.outcome}" for a in call.attempts) or "no model was tried"
     error: OptmodError
@@ -355,25 +358,6 @@ def _give_up(call: ChatCall, last: Failure | None) -> Response:
     call.state.log.append(call.record(error.status, model, None, False, error=error))
     headers = {**call.headers(model), **error.headers()}
     return Response(orjson.dumps(error.body()), error.status, headers=headers, media_type="application/json")
-
-
-async def _run_stream(call: ChatCall, model: ModelConfig | None) -> Response:
-    last: Failure | None = None
-    max_attempts = call.runtime.config.limits.max_attempts
-    while model is not None and len(call.attempts) < max_attempts and (left := _deadline_left(call)) > 0:
-        result = await call.state.forwarder.open_stream(model, call.payload_for(model), left)
-        if isinstance(result, OpenStream):
-            call.note_attempt(model, "ok", 200, result.waited_s)
-            return _stream_answer(call, model, result)
-        call.note_attempt(model, result.failure, result.status, result.waited_s, result.retry_after)
-        last = result
-        if result.failure == CLIENT_ERROR:
-            return _pass_through(call, model, result)
-        following = await call.after_failure(model, result)
-        if following is None and result.failure == CONTEXT_LENGTH:
-            return _pass_through(call, model, result)
-        model = following
-    return _give_up(call, last)
 
 
 def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> StreamingResponse:
