@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import gzip
+import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -162,6 +165,24 @@ async def proxy_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 async def proxy(proxy_factory: Callable[..., Any]) -> RunningProxy:
     result: RunningProxy = await proxy_factory()
     return result
+
+
+def write_routing_dataset(
+    folder: Path, prompts: list[dict[str, Any]], outcomes: list[tuple[Any, ...]], models: list[tuple[Any, ...]]
+) -> Path:
+    """A data set folder in the canonical format (prompts.jsonl.gz, outcomes.csv.gz, models.csv)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / "prompts.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(p) + "\n" for p in prompts)
+    with gzip.open(folder / "outcomes.csv.gz", "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "model", "quality", "cost_usd", "output_tokens"])
+        writer.writerows(outcomes)
+    with (folder / "models.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "input_usd_per_mtok", "output_usd_per_mtok", "params_b", "notes"])
+        writer.writerows(models)
+    return folder
 
 
 def chat_body(content: str = "hello there", **overrides: Any) -> dict[str, Any]:

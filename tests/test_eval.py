@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_routing_dataset
 
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import ModelDescription
@@ -41,17 +40,7 @@ def write_synthetic(folder: Path, count: int = 300, seed: int = 7) -> Path:
             # Mostly right when skilled enough, with some noise so nothing is trivially perfect.
             right = rank >= SKILL[level] if rng.random() > 0.1 else rng.random() < 0.5
             outcomes.append((f"q{i}", name, float(right), "", str(50 + 10 * rank)))
-    with gzip.open(folder / "prompts.jsonl.gz", "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(p) + "\n" for p in prompts)
-    with gzip.open(folder / "outcomes.csv.gz", "wt", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "model", "quality", "cost_usd", "output_tokens"])
-        writer.writerows(outcomes)
-    with (folder / "models.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "input_usd_per_mtok", "output_usd_per_mtok", "params_b", "notes"])
-        writer.writerows([(name, i, o, "", "") for name, i, o in MODELS])
-    return folder
+    return write_routing_dataset(folder, prompts, outcomes, [(name, i, o, "", "") for name, i, o in MODELS])
 
 
 class WordEncoder:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_routing_dataset
 
 from optmod.training.data import DataError, RoutingDataset, load_dataset, median_output_tokens
 
@@ -37,18 +35,7 @@ OUTCOMES = [
 
 
 def write_dataset(folder: Path, outcomes: list[tuple[str, ...]] = OUTCOMES) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    with gzip.open(folder / "prompts.jsonl.gz", "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(p) + "\n" for p in PROMPTS)
-    with gzip.open(folder / "outcomes.csv.gz", "wt", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "model", "quality", "cost_usd", "output_tokens"])
-        writer.writerows(outcomes)
-    with (folder / "models.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "input_usd_per_mtok", "output_usd_per_mtok", "params_b", "notes"])
-        writer.writerows([(*m, "note") for m in MODELS])
-    return folder
+    return write_routing_dataset(folder, PROMPTS, outcomes, [(*m, "note") for m in MODELS])
 
 
 @pytest.fixture
