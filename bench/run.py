@@ -142,6 +142,8 @@ def git_revision() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.time()
+    # Read before the run: other commits may land while it goes on (the processes import the code as they start).
+    revision = git_revision()
     loadavg_start = " ".join(f"{v:.2f}" for v in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="optmod-bench-") as folder:
         workdir = Path(folder)
@@ -153,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = check_targets(rows, rss)
     meta |= {
         "command": "python -m bench.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "git": git_revision(),
+        "git": revision,
+        "git_at_end": git_revision(),
         "cpus": os.cpu_count(),
         "loadavg_start": loadavg_start,
         "loadavg_end": " ".join(f"{v:.2f}" for v in os.getloadavg()),

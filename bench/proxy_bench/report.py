@@ -281,7 +281,7 @@ def render_markdown(
 ) -> str:
     header = [
         "# optmod proxy benchmark\n\n",
-        f"Command: `{meta['command']}`  \n",
+        f"Command: `{meta['command']}` at commit {meta['git']} ({meta.get('git_at_end')} when it ended).  \n",
         f"Machine: {meta['cpus']} CPUs, load average at start {meta['loadavg_start']}, at end {meta['loadavg_end']}.  \n",
         f"LiteLLM: {meta.get('litellm_version') or 'not run'}.  \n",
         _render_router_status(meta.get("perf_router_status")),
