@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from threadpoolctl import threadpool_limits
 
 from optmod import __version__
 from optmod.config import DEFAULT_CONFIG_PATH, Config, load_config, resolve_path
@@ -119,6 +120,10 @@ class OptmodApp(FastAPI):
 
 async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, Any]:
     """Everything a running proxy needs, and the demo simulator (or None) to stop at shutdown."""
+    # One BLAS thread: a routing decision is a few small matrix products, and multi-threaded BLAS on a small
+    # machine costs more in contention with the event loop than it saves (perf_router went from 120 to 470
+    # req/s at c=16 with this, `python -m bench.run --targets optmod_perf_router ...`).
+    threadpool_limits(limits=1, user_api="blas")
     simulator = None
     if settings.demo:
         from optmod.simulator import SimulatedProvider
@@ -181,6 +186,7 @@ def create_app(settings: AppSettings | None = None) -> OptmodApp:
             yield
         finally:
             await state.tasks.drain()
+            state.router_executor.shutdown(wait=False)
             await state.forwarder.close()
             await state.pins.close()
             state.log.close()

@@ -103,7 +103,8 @@ class ChatCall:
         request = RouteRequest(features=self.features, candidates=candidates, credits=credits)
         began = time.perf_counter()
         if active.router.offload:
-            decision = await asyncio.to_thread(active.router.route, request)
+            loop = asyncio.get_running_loop()
+            decision = await loop.run_in_executor(self.state.router_executor, active.router.route, request)
         else:
             decision = active.router.route(request)
         if self.state.metrics is not None:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ class AppState:
     stats: Any = None
     metrics: Any = None
     tasks: TaskKeeper = field(default_factory=TaskKeeper)
+    # Learned routers decide here, off the event loop: one thread, so on a small machine concurrent decisions
+    # queue instead of fighting the event loop (and each other) for the cores.
+    router_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="optmod-router")
+    )
     clock: Callable[[], float] = time.time
     started_at: float = field(default_factory=time.time)
 
