@@ -330,13 +330,14 @@ class OpenStream:
         self._buffer = b""
         self._chunks: AsyncIterator[bytes] = response.content.iter_any()
 
-    async def _next_event(self) -> bytes | None:
-        """The next complete SSE event, or None at the end of the body."""
+    async def _next_events(self, *, all_ready: bool) -> bytes | None:
+        """The next complete SSE event, or with `all_ready` every complete event buffered so far; reads until
+        there is one. None at the end of the body."""
         while True:
-            end = self._buffer.find(_EVENT_END)
+            end = self._buffer.rfind(_EVENT_END) if all_ready else self._buffer.find(_EVENT_END)
             if end >= 0:
-                event, self._buffer = self._buffer[: end + 2], self._buffer[end + 2 :]
-                return event
+                ready, self._buffer = self._buffer[: end + 2], self._buffer[end + 2 :]
+                return ready
             try:
                 async with asyncio.timeout(self.read_timeout_s):
                     chunk = await anext(self._chunks)
@@ -347,7 +348,7 @@ class OpenStream:
     async def read_to_commit(self) -> Failure | None:
         """Hold events until the first one with content; a failure before it is returned for escalation."""
         while True:
-            event = await self._next_event()
+            event = await self._next_events(all_ready=False)
             if event is None:
                 return Failure(EMPTY, 200, f"{self.model.name}: stream ended before any content")
             if event.startswith(DONE_EVENT[:12]):
@@ -362,20 +363,6 @@ class OpenStream:
                 self.content_chars += info.chars
                 return None
 
-    async def _next_events(self) -> bytes | None:
-        """Every complete SSE event buffered so far (reading until there is one), or None at the end."""
-        while True:
-            end = self._buffer.rfind(_EVENT_END)
-            if end >= 0:
-                complete, self._buffer = self._buffer[: end + 2], self._buffer[end + 2 :]
-                return complete
-            try:
-                async with asyncio.timeout(self.read_timeout_s):
-                    chunk = await anext(self._chunks)
-            except StopAsyncIteration:
-                return None
-            self._buffer += chunk.replace(b"\r\n", b"\n")
-
     async def relay(self, client_wants_usage: bool) -> AsyncIterator[bytes]:
         """The held events, then every later event unchanged, minus a usage chunk the client did not ask for.
 
@@ -386,7 +373,7 @@ class OpenStream:
         held, self.held = self.held, []
         if held:
             yield b"".join(held if client_wants_usage else [_without_null_usage(e) for e in held])
-        while (events := await self._next_events()) is not None:
+        while (events := await self._next_events(all_ready=True)) is not None:
             batch = self._relayed(events, client_wants_usage)
             if batch:
                 yield batch
