@@ -26,7 +26,7 @@ import numpy as np
 from optmod.config import RoutersSettings
 from optmod.features import TASK_TYPES, Features, extract_features
 from optmod.registry import ModelRegistry
-from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest, request_cost
+from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest
 from optmod.routing.model_description import (
     MODEL_FEATURE_NAMES,
     MODEL_REGISTRY_PATH,
@@ -35,9 +35,7 @@ from optmod.routing.model_description import (
     model_feature_matrix,
 )
 from optmod.routing.perf_router import (
-    choose,
-    compare_text,
-    confidence_from_margin,
+    decide_by_utility,
     describe_candidates,
     resolve_artifact,
 )
@@ -182,20 +180,9 @@ class DecisionTreeRouter(Router):
         candidates = request.candidates
         descriptions = describe_candidates(candidates, self.model_registry)
         quality = self.policy.predict_for(request_vector(request.features)[None, :], descriptions)[0]
-        costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
-        names = [m.name for m in candidates]
-        choice = choose(names, quality, costs, self.policy.cost_weight)
         features = request.features
-        reason = (
-            f"decision_tree: {compare_text(choice, choice.index)}; "
-            f"task={features.task_type} difficulty={features.difficulty:.2f}"
-        )
-        return Decision(
-            model=names[choice.index],
-            reason=reason,
-            confidence=confidence_from_margin(choice.margin),
-            scores=choice.scores,
-        )
+        label = f"decision_tree (task={features.task_type} difficulty={features.difficulty:.2f})"
+        return decide_by_utility(request, quality, self.policy.cost_weight, label)
 
     def describe(self) -> dict[str, Any]:
         return {

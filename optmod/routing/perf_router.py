@@ -117,6 +117,19 @@ def choose(
     return Choice(index=index, scores=scores, margin=margin)
 
 
+def decide_by_utility(request: RouteRequest, quality: np.ndarray, cost_weight: float, label: str) -> Decision:
+    """The decision of a router that only trades predicted quality against cost: the pick, why, how sure."""
+    costs = np.array([request_cost(m, request) for m in request.candidates], dtype=np.float64)
+    names = [m.name for m in request.candidates]
+    choice = choose(names, quality, costs, cost_weight)
+    return Decision(
+        model=names[choice.index],
+        reason=f"{label}: {compare_text(choice, choice.index)}",
+        confidence=confidence_from_margin(choice.margin),
+        scores=choice.scores,
+    )
+
+
 def confidence_from_margin(margin: float) -> float:
     """0.5 on a tie, towards 1 as the pick's lead over the runner-up grows (0.1 of utility is a clear lead)."""
     if math.isinf(margin):

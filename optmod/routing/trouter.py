@@ -21,7 +21,7 @@ import numpy as np
 
 from optmod.config import RoutersSettings
 from optmod.registry import ModelRegistry
-from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest, request_cost
+from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest
 from optmod.routing.model_description import (
     MODEL_REGISTRY_PATH,
     ModelDescription,
@@ -30,9 +30,7 @@ from optmod.routing.model_description import (
 )
 from optmod.routing.perf_router import (
     check_encoder,
-    choose,
-    compare_text,
-    confidence_from_margin,
+    decide_by_utility,
     describe_candidates,
     load_router_encoder,
     resolve_artifact,
@@ -194,16 +192,7 @@ class TRouter(Router):
         query = trim_query(request.features.query)
         descriptions = describe_candidates(candidates, self.model_registry)
         quality = self.predictor.predict_quality(self.encoder.encode([query]), [query], descriptions)[0]
-        costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
-        names = [m.name for m in candidates]
-        choice = choose(names, quality, costs, self.settings.trouter.cost_weight)
-        reason = f"trouter: {compare_text(choice, choice.index)}"
-        return Decision(
-            model=names[choice.index],
-            reason=reason,
-            confidence=confidence_from_margin(choice.margin),
-            scores=choice.scores,
-        )
+        return decide_by_utility(request, quality, self.settings.trouter.cost_weight, "trouter")
 
     def describe(self) -> dict[str, Any]:
         return {
