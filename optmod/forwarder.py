@@ -343,7 +343,9 @@ class OpenStream:
                     chunk = await anext(self._chunks)
             except StopAsyncIteration:
                 return None
-            self._buffer += chunk.replace(b"\r\n", b"\n")
+            # Normalised together with what is left: a CRLF split between two reads leaves its CR at the end of the
+            # buffer, and normalising the new read alone glued two events into one (and hid a [DONE] behind it).
+            self._buffer = (self._buffer + chunk).replace(b"\r\n", b"\n")
 
     async def read_to_commit(self) -> Failure | None:
         """Hold events until the first one with content; a failure before it is returned for escalation."""
