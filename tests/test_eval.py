@@ -180,6 +180,18 @@ def test_trained_router_is_cached_and_leave_models_out_trains_without_the_pool(
     assert report.leave_models_out
 
 
+def test_validation_evaluates_on_held_out_train_prompts(
+    data: Path, tmp_path: Path, calls: list[tuple[str, ...]]
+) -> None:
+    full = run(data, tmp_path)
+    held = run(data, tmp_path, validation_share=0.3)
+    # Train and validation together are the train split: the real test prompts take no part.
+    assert held.train_prompts + held.test_prompts == full.train_prompts
+    assert 0.15 * full.train_prompts < held.test_prompts < 0.45 * full.train_prompts
+    assert held.settings["validation_share"] == 0.3
+    assert len(calls) == 2  # trained again, on the smaller train part
+
+
 def test_category_filter_and_report_files(data: Path, tmp_path: Path, calls: list[tuple[str, ...]]) -> None:
     report = run(data, tmp_path, category="arith")
     assert 0 < report.test_prompts < 150

@@ -32,10 +32,11 @@ from optmod.routing.model_description import (
     load_model_registry,
     render_model_features,
 )
+from optmod.routing.perf_router_inference import category_mix
 from optmod.training.data import DatasetModel, RoutingDataset
 from optmod.training.registry import TRAINERS
 from optmod.training.train_decision_tree import train_decision_tree
-from optmod.training.train_perf_router import PerfRouterHyperParameters, train_perf_router
+from optmod.training.train_perf_router import PerfRouterHyperParameters, fit_categories, train_perf_router
 from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
 
 EASY_TOPICS = ("capital", "colour", "author", "river", "mountain", "language", "currency", "holiday")
@@ -384,3 +385,32 @@ def test_committed_artifact_beats_no_routing_on_real_test_data(name: str) -> Non
     # prompt-blind mix; the others must at least match it (a broken predictor falls far below).
     margin = 0.0 if name == "perf_router" else -0.01
     assert routed > no_routing + margin, f"{name}: AIQ {routed:.4f} vs {no_routing:.4f} without routing"
+
+
+def test_category_mix_learns_which_model_wins_in_which_category(dataset: RoutingDataset) -> None:
+    """The synthetic data's categories are `easy` and `hard`: the weak model's mean collapses on hard prompts."""
+    train, test = dataset.split("train"), dataset.split("test")
+    encoder = WordEncoder()
+    params = replace(FAST_PERF, min_category_prompts=5)
+    mixed = category_mix(
+        fit_categories(encoder.encode(train.prompts), train.categories, train.quality, params),
+        encoder.encode(test.prompts),
+    )
+    hard = np.array([c == "hard" for c in test.categories])
+    weak, strong = 0, 2
+    assert mixed[~hard, weak].mean() > 0.8 and mixed[hard, weak].mean() < 0.25
+    assert mixed[hard, strong].mean() > 0.8
+    # The mixture is an average of per-category means: it stays within the range of the training outcomes.
+    assert np.all((mixed >= 0.0) & (mixed <= 1.0))
+
+
+def test_category_mix_with_one_category_or_rare_ones_gives_the_overall_means(dataset: RoutingDataset) -> None:
+    train = dataset.split("train")
+    embeddings = WordEncoder().encode(train.prompts)
+    overall = np.nanmean(train.quality, axis=0)
+    single = fit_categories(embeddings, ["all"] * len(train), train.quality, FAST_PERF)
+    assert single.weights.shape == (embeddings.shape[1] + 1, 1)
+    np.testing.assert_allclose(category_mix(single, embeddings[:5]), np.tile(overall, (5, 1)), atol=1e-6)
+    # Every category below the minimum count: they are pooled into one class, with the same result.
+    rare = fit_categories(embeddings, [f"c{i}" for i in range(len(train))], train.quality, FAST_PERF)
+    np.testing.assert_allclose(category_mix(rare, embeddings[:5]), np.tile(overall, (5, 1)), atol=1e-6)

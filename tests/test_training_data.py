@@ -114,6 +114,21 @@ def test_select_categories_matches_the_prefix_as_a_path(dataset: RoutingDataset)
     assert dataset.category_groups() == ("law", "math", "mathematics")
 
 
+def test_validation_split_holds_out_train_prompts_only(tmp_path: Path) -> None:
+    prompts = [
+        {"id": f"q{i}", "prompt": f"question {i}", "category": "c", "split": "train" if i < 80 else "test"}
+        for i in range(100)
+    ]
+    outcomes = [(f"q{i}", "small", "1.0", "", "10") for i in range(100)]
+    full = load_dataset(write_routing_dataset(tmp_path / "many", prompts, outcomes, [(*MODELS[0], "note")]))
+    held = full.validation_split(0.25, seed=3)
+    assert set(held.ids) == {f"q{i}" for i in range(80)}  # the real test prompts are never read
+    share = len(held.split("test")) / len(held)
+    assert 0.1 < share < 0.4
+    assert held.split("test").ids == full.validation_split(0.25, seed=3).split("test").ids
+    assert held.split("test").ids != full.validation_split(0.25, seed=4).split("test").ids
+
+
 def test_rejects_quality_outside_unit_interval(tmp_path: Path) -> None:
     bad = [*OUTCOMES[:-1], ("p4", "large", "1.5", "", "")]
     with pytest.raises(DataError, match=r"outside \[0, 1\]"):

@@ -5,20 +5,26 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
 - `meta.json`: format version, the encoder the embeddings came from, the task types, feature names, settings;
 - `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, the neighbour table (the
   TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
-  probes, and the reference prompts the predictions are anchored on (see `PerfRouterPredictor`);
+  probes, the category classifier with each training model's mean outcome per category, and the reference
+  prompts the predictions are anchored on (see `PerfRouterPredictor`);
 - `booster.ubj`: the XGBoost model.
 
 Features of one (prompt, model) pair, built by `pair_features` both at training and at serving time:
 
 - the prompt: its first PCA components, its cosine similarity to each task type and the largest of them, the log
-  of its length, how well the training models did on its nearest training prompts on average, and the mean of
-  the training models' ridge probes (a linear map from the embedding to each training model's quality);
+  of its length, how well the training models did on its nearest training prompts on average, the mean of
+  the training models' ridge probes (a linear map from the embedding to each training model's quality), and
+  the mean of the category outcomes (each training model's mean outcome in the TRAIN categories, mixed by a
+  softmax classifier's probabilities for the prompt: a smooth estimate, where the neighbours are a noisy one);
 - the model: `model_description.MODEL_FEATURE_NAMES` (log prices, log size, capability score);
 - the pair: the neighbours' outcome for this very model when it was in training (missing otherwise: training
   hides it for a share of rows so the trees learn the unseen-model branch), and the neighbours' outcome for the
   training models of similar capability (a Gaussian kernel on the capability score, leaving the model itself
   out at training time), which is how a model no data set holds inherits what similar models did; the same two
-  views of the ridge probes (out-of-fold for the training rows).
+  views of the ridge probes and of the category outcomes (both out-of-fold for the training rows).
+
+The category classifier learns the data set's own `category` labels, whatever they are; a data set with a
+single category gives every prompt the same category outcomes, and the trees learn to ignore them.
 
 Only numpy and xgboost are needed: this runs on the core install.
 """
@@ -36,11 +42,12 @@ import numpy as np
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import MODEL_FEATURE_NAMES, ModelDescription, model_feature_matrix
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
 BOOSTER_FILE = "booster.ubj"
 NEIGHBOUR_BLOCK = 1024
+PAIR_SIGNALS = ("knn", "probe", "category")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,14 @@ class NeighbourTable:
     quality: np.ndarray  # float32 (N, m_train), NaN where unknown
     model_names: tuple[str, ...]
     capability: np.ndarray  # float32 (m_train,)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryModel:
+    """A softmax classifier from [embedding, 1] to the TRAIN categories, and each training model's mean there."""
+
+    weights: np.ndarray  # float32 (dim + 1, C)
+    quality: np.ndarray  # float32 (C, m_train), NaN where a model has no outcome in a category
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,7 @@ class PerfRouterParts:
     reference_chars: np.ndarray  # float32 (R,)
     # Ridge probes: per training model, a linear map from [embedding, 1] to its quality.
     probes: np.ndarray  # float32 (dim + 1, m_train)
+    categories: CategoryModel
 
 
 def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
@@ -81,8 +97,9 @@ def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
         "log_chars",
         "knn_mean",
         "probe_mean",
+        "category_mean",
     )
-    pair = tuple(f"{signal}_{view}" for signal in ("knn", "probe") for view in ("self", "similar_capability"))
+    pair = tuple(f"{signal}_{view}" for signal in PAIR_SIGNALS for view in ("self", "similar_capability"))
     return (*prompt, *MODEL_FEATURE_NAMES, *pair)
 
 
@@ -140,13 +157,14 @@ def pair_features(
     leave_self_out: bool = False,
     self_known: np.ndarray | None = None,
     probe_outcomes: np.ndarray | None = None,
+    category_outcomes: np.ndarray | None = None,
 ) -> np.ndarray:
     """float32 (n * m, features): row i * m + j describes prompt i with model j.
 
     `table_rows`: the prompts are these rows of the neighbour table (each is left out of its own neighbours).
     `leave_self_out` (training): each model is left out of its own capability kernel. `self_known` (n, m) bool,
     training only: where False, the model's own neighbour outcome is hidden, as for a model never trained on.
-    `probe_outcomes` (training): the probes' out-of-fold predictions for these prompts.
+    `probe_outcomes`, `category_outcomes` (training): out-of-fold values of those signals for these prompts.
     """
     n, m = len(embeddings), len(models)
     keys = project(parts, embeddings)
@@ -154,6 +172,7 @@ def pair_features(
     outcomes = neighbour_outcomes(parts.neighbours, keys, parts.k, table_rows)
     knn_mean = nan_mean(outcomes, axis=1)
     probed = probe_predictions(parts, embeddings) if probe_outcomes is None else probe_outcomes
+    by_category = category_mix(parts.categories, embeddings) if category_outcomes is None else category_outcomes
     prompt_part = np.column_stack(
         [
             keys[:, : parts.pca_features] * np.sqrt(keys.shape[1]),
@@ -162,12 +181,13 @@ def pair_features(
             np.log1p(np.asarray(prompt_chars, dtype=np.float32)),
             knn_mean,
             probed.mean(axis=1),
+            nan_mean(by_category, axis=1),
         ]
     ).astype(np.float32)
     model_part = model_feature_matrix(models)
     signals = [
         signal
-        for per_model in (outcomes, probed)
+        for per_model in (outcomes, probed, by_category)
         for signal in _model_signals(parts, per_model, models, self_known, leave_self_out)
     ]
     rows = np.concatenate(
@@ -181,6 +201,18 @@ def probe_predictions(parts: PerfRouterParts, embeddings: np.ndarray) -> np.ndar
     """(n, m_train) each training model's quality as its ridge probe predicts it from the embedding."""
     weights = parts.probes
     return np.asarray(np.asarray(embeddings, dtype=np.float32) @ weights[:-1] + weights[-1], dtype=np.float32)
+
+
+def category_mix(category: CategoryModel, embeddings: np.ndarray) -> np.ndarray:
+    """(n, m_train) each training model's mean outcome per category, weighted by the prompt's category odds."""
+    weights = category.weights
+    logits = np.asarray(embeddings, dtype=np.float32) @ weights[:-1] + weights[-1]
+    odds = np.exp(logits - logits.max(axis=1, keepdims=True))
+    odds /= odds.sum(axis=1, keepdims=True)
+    known = ~np.isnan(category.quality)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mixed = (odds @ np.where(known, category.quality, 0.0)) / (odds @ known.astype(np.float32))
+    return np.asarray(mixed, dtype=np.float32)
 
 
 def _model_signals(
@@ -240,6 +272,8 @@ class PerfRouterPredictor:
         self.booster = booster
         self.meta = meta
         self.encoder_name: str = str(meta.get("encoder", "static"))
+        self.relative = bool(meta.get("hyper_parameters", {}).get("relative_target", False))
+        self._level_column = feature_names(parts).index("knn_mean")
         # Filled once per model description; a dict update is atomic, so the routing threads may share it.
         self._reference_means: dict[ModelDescription, float] = {}
 
@@ -247,8 +281,12 @@ class PerfRouterPredictor:
         self, embeddings: np.ndarray, chars: np.ndarray, models: Sequence[ModelDescription], **options: Any
     ) -> np.ndarray:
         rows = pair_features(self.parts, embeddings, chars, models, **options)
-        predicted = self.booster.inplace_predict(rows, validate_features=False)
-        return np.asarray(predicted, dtype=np.float32).reshape(len(embeddings), len(models))
+        predicted = np.asarray(self.booster.inplace_predict(rows, validate_features=False), dtype=np.float32)
+        if self.relative:
+            # The booster learned each model against the training models' mean on the prompt; the neighbours'
+            # mean outcome puts that back on the quality scale.
+            predicted = predicted + rows[:, self._level_column]
+        return predicted.reshape(len(embeddings), len(models))
 
     def reference_means(self, models: Sequence[ModelDescription]) -> np.ndarray:
         missing = [m for m in dict.fromkeys(models) if m not in self._reference_means]
@@ -287,6 +325,8 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: di
         reference_rows=parts.reference_rows.astype(np.float32),
         reference_chars=parts.reference_chars,
         probes=parts.probes,
+        category_weights=parts.categories.weights,
+        category_quality=parts.categories.quality,
     )
     booster.save_model(str(out_dir / BOOSTER_FILE))
     full_meta = {
@@ -336,6 +376,12 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         raise ValueError("probe weights disagree with the model list")
     if table.quality.shape != (len(table.keys), len(table.model_names)):
         raise ValueError("neighbour table shapes disagree with the model list")
+    categories = CategoryModel(weights=arrays["category_weights"], quality=arrays["category_quality"])
+    if categories.weights.shape[0] != arrays["mean"].shape[0] + 1 or categories.quality.shape != (
+        categories.weights.shape[1],
+        len(table.model_names),
+    ):
+        raise ValueError("category classifier disagrees with the encoder or the model list")
     task_names = tuple(str(n) for n in meta["task_names"])
     if arrays["task_centroids"].shape[0] != len(task_names):
         raise ValueError("task centroids disagree with the task list")
@@ -352,4 +398,5 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         reference_rows=arrays["reference_rows"].astype(np.int64),
         reference_chars=arrays["reference_chars"],
         probes=arrays["probes"],
+        categories=categories,
     )

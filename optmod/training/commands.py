@@ -52,6 +52,13 @@ def _add_eval(subparsers: Subparsers) -> None:
     evaluate.add_argument("--encoder", default=DEFAULT_ENCODER, help="static, minilm or both: static,minilm")
     evaluate.add_argument("--seed", type=int, default=DEFAULT_SEED)
     evaluate.add_argument("--leave-models-out", action="store_true", help="train the routers without the pool's models")
+    evaluate.add_argument(
+        "--validation",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="evaluate on this share of TRAIN, trained on the rest (for tuning; the test split is not read)",
+    )
     evaluate.add_argument("--retrain", action="store_true", help="train again even if a cached model exists")
     evaluate.add_argument("--timing-queries", type=int, default=200, help="queries timed per router")
     evaluate.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="embeddings and trained routers")
@@ -105,6 +112,7 @@ def run_eval(args: argparse.Namespace) -> int:
         encoders=tuple(_split_names(args.encoder)),
         seed=args.seed,
         leave_models_out=args.leave_models_out,
+        validation_share=args.validation,
         retrain=args.retrain,
         timing_queries=args.timing_queries,
         cache_dir=args.cache_dir / "embeddings",

@@ -92,6 +92,13 @@ class RoutingDataset:
             raise ValueError(f"split must be one of {SPLITS}, not {which!r}")
         return self.subset(self.is_train if which == "train" else ~self.is_train)
 
+    def validation_split(self, share: float, seed: int) -> RoutingDataset:
+        """The TRAIN prompts only, a seeded `share` of them relabelled `test`: for choosing settings without
+        looking at the real test split."""
+        train = self.split("train")
+        held = np.random.default_rng(seed).random(len(train)) < share
+        return replace(train, is_train=~held)
+
     def select_models(self, names: Sequence[str]) -> RoutingDataset:
         """Only the models named, in that order, and only the prompts every one of them answered."""
         by_name = {m.name: i for i, m in enumerate(self.models)}

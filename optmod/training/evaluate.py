@@ -58,6 +58,8 @@ class EvalRequest:
     encoders: tuple[str, ...] = ("static",)
     seed: int = 0
     leave_models_out: bool = False
+    # Evaluate on a held-out share of TRAIN instead of the test split (for tuning); 0 means the test split.
+    validation_share: float = 0.0
     retrain: bool = False
     timing_queries: int = 200
     cache_dir: Path = EMBEDDING_CACHE_DIR
@@ -304,6 +306,8 @@ def knn_result(
 
 def evaluate(request: EvalRequest) -> Report:
     full = load_dataset(request.data)
+    if request.validation_share:
+        full = full.validation_split(request.validation_share, request.seed)
     test, table, descriptions, train_quality = pool_tables(full, request)
     frame = build_frame(table, test.model_names, train_quality)
     results = baseline_results(table, frame, request.seed)
@@ -331,5 +335,10 @@ def evaluate(request: EvalRequest) -> Report:
         leave_models_out=request.leave_models_out,
         frame=frame,
         results=tuple(results),
-        settings={"seed": request.seed, "encoders": list(request.encoders), "routers": list(request.routers)},
+        settings={
+            "seed": request.seed,
+            "encoders": list(request.encoders),
+            "routers": list(request.routers),
+            "validation_share": request.validation_share,
+        },
     )

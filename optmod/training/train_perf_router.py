@@ -7,6 +7,7 @@ TRAIN split), and is deterministic: a fixed seed, a fixed thread count and XGBoo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ import numpy as np
 from optmod.encoders import EMBEDDING_CACHE_DIR, Encoder, cached_embeddings, normalise_rows
 from optmod.routing.model_description import ModelDescription, describe_dataset_models
 from optmod.routing.perf_router_inference import (
+    CategoryModel,
     NeighbourTable,
     PerfRouterParts,
+    category_mix,
     load_predictor,
     pair_features,
     project,
@@ -46,6 +49,12 @@ class PerfRouterHyperParameters:
     reference_prompts: int = 512
     ridge: float = 1.0
     probe_folds: int = 5
+    # Inverse L2 strength of the category classifier; categories with fewer TRAIN prompts share one class.
+    category_c: float = 10.0
+    min_category_prompts: int = 20
+    # Learn each model's outcome relative to the mean of all training models on the prompt: a pick only
+    # compares models on one prompt, so the prompt's overall difficulty is noise to the trees.
+    relative_target: bool = True
 
 
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
@@ -71,17 +80,87 @@ def fit_probes(embeddings: np.ndarray, quality: np.ndarray, ridge: float) -> np.
     return np.linalg.solve(inputs.T @ inputs + penalty, inputs.T @ targets).astype(np.float32)
 
 
+def fit_categories(
+    embeddings: np.ndarray, categories: Sequence[str], quality: np.ndarray, params: PerfRouterHyperParameters
+) -> CategoryModel:
+    """A softmax classifier of the prompts' categories and each model's mean outcome per category.
+
+    Rare categories (fewer than `min_category_prompts`) are pooled into one class; with a single class every
+    prompt gets the overall means.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    names, counts = np.unique(np.asarray(categories), return_counts=True)
+    common = {name: i for i, name in enumerate(names[counts >= params.min_category_prompts])}
+    labels = np.array([common.get(c, len(common)) for c in categories])
+    classes = np.unique(labels)
+    labels = np.searchsorted(classes, labels)
+    table = np.stack([nan_column_means(quality[labels == c]) for c in range(len(classes))]).astype(np.float32)
+    weights = np.zeros((embeddings.shape[1] + 1, len(classes)), dtype=np.float32)
+    if len(classes) > 1:
+        # One BLAS thread: the solver's sums then come out in the same order, so retraining is byte-stable.
+        with threadpool_limits(limits=1):
+            fitted = LogisticRegression(C=params.category_c, max_iter=3000).fit(embeddings, labels)
+        coef = np.vstack([fitted.coef_.T, fitted.intercept_[None, :]])
+        # Two classes: scikit-learn keeps one logit for class 1; class 0's stays 0, which softmax agrees with.
+        weights[:, -coef.shape[1] :] = coef
+    return CategoryModel(weights=weights, quality=table)
+
+
+def nan_column_means(values: np.ndarray) -> np.ndarray:
+    """Each column's mean over its known values; NaN for a column with none."""
+    known = ~np.isnan(values)
+    total = np.where(known, values, 0.0).sum(axis=0)
+    return np.where(known.any(axis=0), total / np.maximum(known.sum(axis=0), 1), np.nan)
+
+
+def nan_row_means(values: np.ndarray) -> np.ndarray:
+    return nan_column_means(values.T)
+
+
+def out_of_fold(
+    embeddings: np.ndarray,
+    params: PerfRouterHyperParameters,
+    seed: int,
+    fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Each training prompt's value from `fit_predict(train_rows, held_rows)` fitted on the other folds."""
+    folds = np.random.default_rng(seed + 1).integers(0, params.probe_folds, size=len(embeddings))
+    out: np.ndarray | None = None
+    for fold in range(params.probe_folds):
+        held = folds == fold
+        predicted = fit_predict(~held, held)
+        if out is None:
+            out = np.empty((len(embeddings), predicted.shape[1]), dtype=np.float32)
+        out[held] = predicted
+    assert out is not None
+    return out
+
+
 def out_of_fold_probes(
     embeddings: np.ndarray, quality: np.ndarray, params: PerfRouterHyperParameters, seed: int
 ) -> np.ndarray:
     """Each training prompt's probe predictions from probes fitted on the other folds (as for a new prompt)."""
-    folds = np.random.default_rng(seed + 1).integers(0, params.probe_folds, size=len(embeddings))
-    out = np.empty(quality.shape, dtype=np.float32)
-    for fold in range(params.probe_folds):
-        held = folds == fold
-        weights = fit_probes(embeddings[~held], quality[~held], params.ridge)
-        out[held] = embeddings[held] @ weights[:-1] + weights[-1]
-    return out
+
+    def fit_predict(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+        weights = fit_probes(embeddings[fit], quality[fit], params.ridge)
+        return np.asarray(embeddings[held] @ weights[:-1] + weights[-1])
+
+    return out_of_fold(embeddings, params, seed, fit_predict)
+
+
+def out_of_fold_categories(
+    dataset: RoutingDataset, embeddings: np.ndarray, params: PerfRouterHyperParameters, seed: int
+) -> np.ndarray:
+    """Each training prompt's category outcomes from a classifier and table fitted on the other folds."""
+    categories = np.asarray(dataset.categories)
+
+    def fit_predict(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+        model = fit_categories(embeddings[fit], list(categories[fit]), dataset.quality[fit], params)
+        return category_mix(model, embeddings[held])
+
+    return out_of_fold(embeddings, params, seed, fit_predict)
 
 
 def fit_parts(
@@ -120,6 +199,7 @@ def fit_parts(
         reference_rows=reference,
         reference_chars=np.array([len(dataset.prompts[i]) for i in reference], dtype=np.float32),
         probes=fit_probes(embeddings, dataset.quality, params.ridge),
+        categories=fit_categories(embeddings, dataset.categories, dataset.quality, params),
     )
     # The stored keys are float16; training uses the same rounded keys the router will serve with.
     keys = project(partial, embeddings).astype(np.float16).astype(np.float32)
@@ -152,8 +232,12 @@ def training_rows(
         leave_self_out=True,
         self_known=~hidden,
         probe_outcomes=out_of_fold_probes(embeddings, dataset.quality, params, seed),
+        category_outcomes=out_of_fold_categories(dataset, embeddings, params, seed),
     )
-    target = dataset.quality.reshape(-1)
+    quality = dataset.quality
+    if params.relative_target:
+        quality = quality - nan_row_means(quality)[:, None]
+    target = quality.reshape(-1)
     known = ~np.isnan(target)
     return rows[known], target[known].astype(np.float32)
 
@@ -164,7 +248,7 @@ def fit_booster(rows: np.ndarray, target: np.ndarray, params: PerfRouterHyperPar
     matrix = xgboost.DMatrix(rows, label=target, nthread=params.threads)
     booster = xgboost.train(
         {
-            "objective": "reg:logistic",
+            "objective": "reg:squarederror" if params.relative_target else "reg:logistic",
             "tree_method": "hist",
             "max_depth": params.max_depth,
             "eta": params.learning_rate,
