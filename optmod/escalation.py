@@ -31,6 +31,12 @@ import aiohttp
 
 from optmod.config import ModelConfig
 from optmod.registry import ModelRegistry
+from optmod.upstream_client import (
+    UpstreamConnectError,
+    UpstreamDisconnectedError,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 
 CONNECT_ERROR = "connect_error"
 CONNECTION_RESET = "connection_reset"
@@ -47,8 +53,13 @@ RETRYABLE = frozenset(
     {CONNECT_ERROR, CONNECTION_RESET, TIMEOUT, CONFLICT, RATE_LIMITED, SERVER_ERROR, STREAM_ERROR, EMPTY}
 )
 
-# Foreign exceptions to failure classes, most specific first (aiohttp's hierarchy nests them).
+# Foreign exceptions to failure classes, most specific first (aiohttp's hierarchy nests them). The forwarder
+# raises the upstream client's; aiohttp's stay mapped for any caller still on it.
 TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
+    (UpstreamConnectError, CONNECT_ERROR),
+    (UpstreamDisconnectedError, CONNECTION_RESET),
+    (UpstreamProtocolError, SERVER_ERROR),
+    (UpstreamError, CONNECTION_RESET),
     (aiohttp.ServerTimeoutError, TIMEOUT),
     (aiohttp.ConnectionTimeoutError, TIMEOUT),
     (aiohttp.SocketTimeoutError, TIMEOUT),

@@ -1,7 +1,8 @@
-"""Sends a request to a provider and reads its answer: one pooled aiohttp session per base_url.
+"""Sends a request to a provider and reads its answer: one pool of keep-alive connections per base_url.
 
-aiohttp rather than httpx for the upstream side: httpx's connection pool degrades badly past ~64 concurrent
-requests (encode/httpx#3215) and costs more CPU per request; the proxy's throughput is bounded by this pool.
+The HTTP side is `upstream_client`, a small keep-alive HTTP/1.1 client: httpx's pool degrades badly past ~64
+concurrent requests (encode/httpx#3215), and aiohttp's request machinery was a quarter of the proxy's Python
+time per request.
 
 `Forwarder.complete` does one non-streamed try; `Forwarder.open_stream` does one streamed try up to the
 commit point (the first content event) and returns an `OpenStream` that relays the rest. Either returns a
@@ -17,9 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from optmod.config import LimitsSettings, ModelConfig
 from optmod.escalation import (
@@ -33,6 +32,7 @@ from optmod.escalation import (
     parse_retry_after,
 )
 from optmod.registry import Usage
+from optmod.upstream_client import ConnectionPool, UpstreamResponse, encode_headers
 
 DONE_EVENT = b"data: [DONE]\n\n"
 _EVENT_END = b"\n\n"
@@ -124,26 +124,25 @@ class Forwarder:
     def __init__(self, limits: LimitsSettings, environ: Mapping[str, str] = os.environ) -> None:
         self._limits = limits
         self._environ = environ
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._urls: dict[str, URL] = {}
+        self._pools: dict[str, ConnectionPool] = {}
+        self._header_blocks: dict[tuple[str, str | None], bytes] = {}
 
-    def _session(self, base_url: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(base_url)
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300)
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._limits.connect_timeout_s)
-            session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, skip_auto_headers=("User-Agent",), raise_for_status=False
-            )
-            self._sessions[base_url] = session
-        return session
+    def _pool(self, base_url: str) -> ConnectionPool:
+        pool = self._pools.get(base_url)
+        if pool is None:
+            url = base_url.rstrip("/") + "/chat/completions"
+            pool = self._pools[base_url] = ConnectionPool(url, self._limits.connect_timeout_s)
+        return pool
 
-    def _headers(self, model: ModelConfig) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "User-Agent": "optmod"}
+    def _headers(self, model: ModelConfig) -> bytes:
         key = self._environ.get(model.api_key_env) if model.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        block = self._header_blocks.get((model.name, key))
+        if block is None:
+            headers = {"Content-Type": "application/json", "User-Agent": "optmod"}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            block = self._header_blocks[(model.name, key)] = encode_headers(headers)
+        return block
 
     def secrets(self, models: tuple[ModelConfig, ...]) -> frozenset[str]:
         """The API key values in use, so error paths can scrub them from anything shown."""
@@ -151,20 +150,12 @@ class Forwarder:
         return frozenset(v for v in values if v and len(v) >= 8)
 
     async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
-    def _url(self, base_url: str) -> URL:
-        # Parsed once per provider: aiohttp would parse a str URL on every request.
-        url = self._urls.get(base_url)
-        if url is None:
-            url = self._urls[base_url] = URL(base_url.rstrip("/") + "/chat/completions")
-        return url
-
-    async def _post(self, model: ModelConfig, payload: bytes) -> aiohttp.ClientResponse:
-        session = self._session(model.base_url)
-        return await session.post(self._url(model.base_url), data=payload, headers=self._headers(model))
+    async def _post(self, model: ModelConfig, payload: bytes) -> UpstreamResponse:
+        return await self._pool(model.base_url).post(payload, self._headers(model))
 
     async def complete(self, model: ModelConfig, payload: bytes, timeout_s: float) -> Completion | Failure:
         started = time.perf_counter()
@@ -199,7 +190,7 @@ class Forwarder:
     async def open_stream(self, model: ModelConfig, payload: bytes, timeout_s: float) -> OpenStream | Failure:
         """Start a streamed try and read up to the first content event (the commit point)."""
         started = time.perf_counter()
-        response: aiohttp.ClientResponse | None = None
+        response: UpstreamResponse | None = None
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._post(model, payload)
@@ -318,7 +309,7 @@ def _event_data(event: bytes) -> bytes | None:
 class OpenStream:
     """A stream past (or at) its commit point: the held events, then the rest relayed as it comes."""
 
-    def __init__(self, model: ModelConfig, response: aiohttp.ClientResponse, read_timeout_s: float) -> None:
+    def __init__(self, model: ModelConfig, response: UpstreamResponse, read_timeout_s: float) -> None:
         self.model = model
         self.response = response
         self.read_timeout_s = read_timeout_s
@@ -328,7 +319,7 @@ class OpenStream:
         self.waited_s = 0.0
         self.done = False
         self._buffer = b""
-        self._chunks: AsyncIterator[bytes] = response.content.iter_any()
+        self._chunks: AsyncIterator[bytes] = response.iter_any()
 
     async def _next_events(self, *, all_ready: bool) -> bytes | None:
         """The next complete SSE event, or with `all_ready` every complete event buffered so far; reads until
@@ -410,7 +401,12 @@ class OpenStream:
         return b"".join(out)
 
     def close(self) -> None:
-        self.response.close()
+        # After [DONE] only the body's last bytes are left: keep the connection for the next request. Otherwise
+        # close it, which tells the provider to stop generating for a client that went away.
+        if self.done:
+            self.response.release_at_end()
+        else:
+            self.response.close()
 
 
 def _without_null_usage(event: bytes) -> bytes:

@@ -69,19 +69,16 @@ def recorded_events() -> list[Event]:
     return events
 
 
-class FakeContent:
+class FakeResponse:
+    """The part of `UpstreamResponse` a stream reads: its body in the given reads."""
+
     def __init__(self, pieces: Sequence[bytes]) -> None:
         self._pieces = pieces
+        self.closed = False
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         for piece in self._pieces:
             yield piece
-
-
-class FakeResponse:
-    def __init__(self, pieces: Sequence[bytes]) -> None:
-        self.content = FakeContent(pieces)
-        self.closed = False
 
     def close(self) -> None:
         self.closed = True
