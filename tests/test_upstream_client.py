@@ -4,10 +4,14 @@ reuse, and each way a connection can fail, classified for escalation."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +211,41 @@ async def test_a_stream_released_at_its_end_keeps_its_connection() -> None:
             assert await second.read() == b"{}"
         pool.close()
     assert script.connections == 1
+
+
+@pytest.fixture
+def tls_pair(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for 127.0.0.1, and a client context that trusts only it."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject, *files],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+async def test_https_answers_over_tls_and_an_untrusted_certificate_is_a_connect_error(
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_context, client_context = tls_pair
+    script = Scripted([(json_reply(b'{"tls":true}'), False)])
+    server = await asyncio.start_server(script.handle, "127.0.0.1", 0, ssl=server_context)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+    try:
+        pool = ConnectionPool(url, connect_timeout_s=5.0, tls=client_context)
+        async with await pool.post(b"{}", HEADERS) as response:
+            assert await response.read() == b'{"tls":true}'
+        pool.close()
+        untrusting = ConnectionPool(url, connect_timeout_s=5.0)  # the system's CAs do not know this certificate
+        with pytest.raises(UpstreamConnectError):
+            await untrusting.post(b"{}", HEADERS)
+    finally:
+        server.close()
