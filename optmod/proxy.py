@@ -9,9 +9,10 @@ after it nothing is re-sent and a broken stream ends with an SSE error event and
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ from optmod.request_body import check_chat_body, read_json_body
 from optmod.routing import Decision, ModelScore, RouteRequest
 from optmod.session_pin import fits_context, session_id_for
 from optmod.state import COMPRESSOR, AppState, Runtime
+
+logger = logging.getLogger("optmod")
 
 # A provider asking for a longer wait than this is not waited for; the model just cools down.
 MAX_COOLDOWN_S = 300.0
@@ -318,15 +321,19 @@ def _answer(call: ChatCall, model: ModelConfig, completion: Completion) -> Respo
     finished = time.perf_counter()
     call.committed_overhead_ms = call.overhead_ms()
 
-    def after_answer() -> None:
+    async def after_answer() -> None:
         # The record, the log line and the stats and metrics fed from it wait until the answer is on its way:
-        # they cost the client nothing there. No await in here, so nothing else runs before the line is written.
+        # they cost the client nothing there. No await before the line is written, so nothing runs in between.
         usage = completion.usage
         estimated = usage is None or usage.prompt_tokens == 0
-        if estimated:
+        if estimated or usage is None:
             usage = call.estimate_usage(completion.content_chars)
         call.state.log.append(call.record(200, model, usage, estimated, finished=finished))
-        _remember_success(call, model, usage)
+        # Awaited here rather than in a task of its own: the answer is already sent.
+        try:
+            await call.state.pins.record_success(call.session_id, model, usage)
+        except Exception:
+            logger.exception("recording the session pin failed")
 
     return JsonAnswer(completion.body, call.headers(model), after_answer)
 
@@ -339,7 +346,7 @@ class JsonAnswer(Response):
     constructor is not run.
     """
 
-    def __init__(self, body: bytes, headers: dict[str, str], after: Callable[[], None]) -> None:
+    def __init__(self, body: bytes, headers: dict[str, str], after: Callable[[], Awaitable[None]]) -> None:
         self.status_code = 200
         self.body = body
         self.raw_headers = [
@@ -352,7 +359,7 @@ class JsonAnswer(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": self.body})
-        self._after()
+        await self._after()
 
 
 def _remember_success(call: ChatCall, model: ModelConfig, usage: Usage | None) -> None:
