@@ -8,6 +8,8 @@ are ordinary FastAPI routes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -16,8 +18,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -117,6 +121,37 @@ class OptmodApp(FastAPI):
             await (await _unexpected_error(request, exc))(scope, receive, send)
             raise
         await response(scope, receive, send)
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server with its housekeeping tick (date header, exit and request-limit checks) once a second
+    instead of every 100 ms.
+
+    Those ten wake-ups a second were all the CPU an idle proxy burned (2-3 ms/s), and at a few requests a
+    second each one was a tenth of a millisecond per request. A signal still stops the server at once.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit_wanted: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._exit_wanted = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            # on_tick refreshes the date header when counter % 10 == 0: every tick here.
+            counter = (counter + 10) % 864_000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._exit_wanted.wait()
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._exit_wanted is not None:
+            self._loop.call_soon_threadsafe(self._exit_wanted.set)
 
 
 async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, Any]:
