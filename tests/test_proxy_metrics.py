@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -131,3 +132,17 @@ async def test_records_without_a_model_use_a_bounded_label() -> None:
     metrics.observe(make_record(model=None, tier=None, status=400, ok=False, attempts=(), router=None))
     samples = await scrape(metrics)
     assert value(samples, "optmod_requests_total", model="none", tier="none", status="400", router="none") == 1
+
+
+async def test_a_value_on_a_bucket_bound_counts_in_that_bucket() -> None:
+    metrics = ProxyMetrics()
+    for seconds in (0.001, 0.0010001, 2.0):
+        metrics.observe_routing("rule_based", seconds)
+    samples = await scrape(metrics)
+    decision = "optmod_routing_decision_seconds"
+    assert value(samples, decision + "_bucket", router="rule_based", le="0.0005") == 0
+    assert value(samples, decision + "_bucket", router="rule_based", le="0.001") == 1
+    assert value(samples, decision + "_bucket", router="rule_based", le="0.0025") == 2
+    assert value(samples, decision + "_bucket", router="rule_based", le="1.0") == 2
+    assert value(samples, decision + "_bucket", router="rule_based", le="+Inf") == 3
+    assert value(samples, decision + "_sum", router="rule_based") == pytest.approx(2.0020001)
