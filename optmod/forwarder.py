@@ -138,7 +138,8 @@ class Forwarder:
         key = self._environ.get(model.api_key_env) if model.api_key_env else None
         block = self._header_blocks.get((model.name, key))
         if block is None:
-            headers = {"Content-Type": "application/json", "User-Agent": "optmod"}
+            # The client does not decompress: say so, so a provider never compresses its answer.
+            headers = {"Content-Type": "application/json", "User-Agent": "optmod", "Accept-Encoding": "identity"}
             if key:
                 headers["Authorization"] = f"Bearer {key}"
             block = self._header_blocks[(model.name, key)] = encode_headers(headers)

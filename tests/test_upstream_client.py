@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from optmod import escalation, upstream_client
+from optmod.config import LimitsSettings, ModelConfig
 from optmod.escalation import classify_exception
+from optmod.forwarder import Completion, Forwarder
 from optmod.upstream_client import (
     ConnectionPool,
     UpstreamConnectError,
@@ -249,3 +251,27 @@ async def test_https_answers_over_tls_and_an_untrusted_certificate_is_a_connect_
             await untrusting.post(b"{}", HEADERS)
     finally:
         server.close()
+
+
+async def test_the_forwarder_sends_the_key_asks_for_no_compression_and_reads_the_answer() -> None:
+    answer = b'{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}'
+    script = Scripted([(json_reply(answer), False)])
+    async with serve(script) as url:
+        model = ModelConfig(
+            name="m",
+            tier=0,
+            base_url=url.removesuffix("/chat/completions"),
+            api_key_env="OPTMOD_TEST_KEY",
+            input_usd_per_mtok=1.0,
+            output_usd_per_mtok=2.0,
+            cached_input_usd_per_mtok=0.1,
+            context_window=8000,
+        )
+        forwarder = Forwarder(LimitsSettings(), environ={"OPTMOD_TEST_KEY": "sk-test-forwarder-key"})
+        result = await forwarder.complete(model, b'{"model":"m"}', timeout_s=5.0)
+        await forwarder.close()
+    assert isinstance(result, Completion) and result.body == answer and result.content_chars == 2
+    assert result.usage is not None and result.usage.prompt_tokens == 3
+    head = script.requests[0].split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert b"Authorization: Bearer sk-test-forwarder-key" in head
+    assert b"Accept-Encoding: identity" in head
