@@ -12,15 +12,15 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
+from optmod.answer import JsonAnswer, StreamAnswer
 from optmod.config import ModelConfig
 from optmod.errors import AllRateLimitedError, OptmodError, UpstreamUnavailableError, error_body
 from optmod.escalation import CLIENT_ERROR, CONTEXT_LENGTH, RATE_LIMITED, SERVER_ERROR, Escalation
@@ -338,30 +338,6 @@ def _answer(call: ChatCall, model: ModelConfig, completion: Completion) -> Respo
     return JsonAnswer(completion.body, call.headers(model), after_answer)
 
 
-class JsonAnswer(Response):
-    """A 200 JSON answer as two ASGI messages, then `after` (the log line) once the body is sent.
-
-    Starlette's Response does the same through a header builder and a BackgroundTask, at about a twelfth of a
-    request's CPU (py-spy, c=1); this serves every non-streamed answer. A Response only in type: Starlette's
-    constructor is not run.
-    """
-
-    def __init__(self, body: bytes, headers: dict[str, str], after: Callable[[], Awaitable[None]]) -> None:
-        self.status_code = 200
-        self.body = body
-        self.raw_headers = [
-            (b"content-length", b"%d" % len(body)),
-            (b"content-type", b"application/json"),
-            *((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()),
-        ]
-        self._after = after
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.body})
-        await self._after()
-
-
 def _remember_success(call: ChatCall, model: ModelConfig, usage: Usage | None) -> None:
     if usage is not None:
         call.state.tasks.spawn(call.state.pins.record_success(call.session_id, model, usage))
@@ -392,14 +368,14 @@ def _give_up(call: ChatCall) -> Response:
     return Response(orjson.dumps(error.body()), error.status, headers=headers, media_type="application/json")
 
 
-def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> StreamingResponse:
+def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> Response:
     ttft_ms = round((time.perf_counter() - call.started) * 1000, 3)
     call.committed_overhead_ms = call.overhead_ms()
     options = call.body.get("stream_options")
     wants_usage = isinstance(options, dict) and options.get("include_usage") is True
     headers = {**call.headers(model), "Cache-Control": "no-cache"}
 
-    async def relay() -> AsyncIterator[bytes]:
+    async def relay() -> AsyncGenerator[bytes, None]:
         failure: Failure | None = None
         try:
             async for event in stream.relay(wants_usage):
@@ -414,7 +390,7 @@ def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> St
         if failure is not None:
             yield _sse_error(failure.message)
 
-    return StreamingResponse(relay(), status_code=200, headers=headers, media_type="text/event-stream")
+    return StreamAnswer(relay(), headers)
 
 
 def _finish_stream(
