@@ -1,7 +1,7 @@
 """perf_router settings compared on a validation split carved from TRAIN (the test split is never read).
 
     .venv/bin/python bench/perf_router_variants.py '{"relative": {}, "absolute": {"relative_target": false}}' \
-        [--cases p1,p2,lmo,rmmlu,rgsm] [--share 0.2] [--data ../shared/data]
+        [--cases p1,p2,lmo,rmmlu,rgsm] [--share 0.2] [--seeds 0,1] [--data ../shared/data]
 
 Each variant overrides fields of `PerfRouterHyperParameters`; each case is one of the README's evaluation pools.
 Prints perf_router's metrics per variant and case next to the no-routing and kNN baselines of the same split.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -51,13 +52,14 @@ def main() -> None:
     parser.add_argument("variants", help='JSON: {"name": {"field": value, ...}, ...}')
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--share", type=float, default=0.2)
+    parser.add_argument("--seeds", default="0", help="validation splits (and training seeds), comma-separated")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     args = parser.parse_args()
     for name, overrides in json.loads(args.variants).items():
         params = dataclasses.replace(PerfRouterHyperParameters(), **overrides)
         # Each variant trains into its own cache folder: the trainer's fingerprint does not see the overrides.
         registry.TRAINERS["perf_router"] = variant_trainer(params)
-        for case in args.cases.split(","):
+        for case, seed in itertools.product(args.cases.split(","), [int(s) for s in args.seeds.split(",")]):
             spec = CASES[case]
             request = evaluate.EvalRequest(
                 data=args.data / str(spec["data"]),
@@ -66,13 +68,14 @@ def main() -> None:
                 category=spec.get("category"),  # type: ignore[arg-type]
                 leave_models_out=bool(spec.get("leave_models_out", False)),
                 validation_share=args.share,
+                seed=seed,
                 timing_queries=0,
                 trained_dir=evaluate.TRAINED_CACHE_DIR.parent / "variants" / f"{name}-{args.share}",
             )
             for result in evaluate.evaluate(request).results:
                 if result.kind != "single" and result.name.startswith(("perf_router", *BASELINES)):
                     figures = " ".join(f"{k}={v:.3f}" for k in SHOWN if (v := result.metrics.get(k)) is not None)
-                    print(f"{name:12s} {case:6s} {result.name:22s} {figures}", flush=True)
+                    print(f"{name:12s} {case:6s} seed {seed} {result.name:22s} {figures}", flush=True)
 
 
 if __name__ == "__main__":

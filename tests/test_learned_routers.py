@@ -32,17 +32,22 @@ from optmod.routing.model_description import (
     load_model_registry,
     render_model_features,
 )
-from optmod.routing.perf_router_inference import category_mix
+from optmod.routing.perf_router_inference import PerfRouterPredictor, category_mix
 from optmod.training.data import DatasetModel, RoutingDataset
 from optmod.training.registry import TRAINERS
 from optmod.training.train_decision_tree import train_decision_tree
-from optmod.training.train_perf_router import PerfRouterHyperParameters, fit_categories, train_perf_router
+from optmod.training.train_perf_router import (
+    PerfRouterHyperParameters,
+    fit_categories,
+    load_perf_router,
+    train_perf_router,
+)
 from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
 
 EASY_TOPICS = ("capital", "colour", "author", "river", "mountain", "language", "currency", "holiday")
 HARD_TOPICS = ("prove", "derive", "integral", "eigenvalue", "theorem", "recursion", "asymptotic", "lemma")
-FAST_PERF = PerfRouterHyperParameters(knn_dims=16, pca_features=8, k=10, rounds=60, threads=1)
 FAST_TROUTER = TRouterHyperParameters(hidden=(32,), epochs=30, batch=64)
+FAST_PERF = PerfRouterHyperParameters(knn_dims=16, pca_features=8, k=10, rounds=60, threads=1, mlp=FAST_TROUTER)
 
 
 class WordEncoder:
@@ -414,3 +419,37 @@ def test_category_mix_with_one_category_or_rare_ones_gives_the_overall_means(dat
     # Every category below the minimum count: they are pooled into one class, with the same result.
     rare = fit_categories(embeddings, [f"c{i}" for i in range(len(train))], train.quality, FAST_PERF)
     np.testing.assert_allclose(category_mix(rare, embeddings[:5]), np.tile(overall, (5, 1)), atol=1e-6)
+
+
+def test_perf_router_averages_its_booster_and_network(trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    predictor = load_perf_router(trained["perf_router"])
+    assert predictor.mlp is not None and predictor.mlp_weight == FAST_PERF.mlp_weight
+    test = dataset.split("test")
+    embeddings = WordEncoder().encode(test.prompts)
+    models = describe_dataset_models(dataset)
+    alone = PerfRouterPredictor(predictor.parts, predictor.booster, predictor.meta)
+    booster = alone.predict_quality(embeddings, test.prompts, models)
+    network = predictor.mlp.predict_quality(embeddings, test.prompts, models)
+    assert not np.allclose(booster, network)
+    weight = predictor.mlp_weight
+    np.testing.assert_allclose(
+        predictor.predict_quality(embeddings, test.prompts, models),
+        (1 - weight) * booster + weight * network,
+        atol=1e-6,
+    )
+
+
+def test_perf_router_without_network_writes_none(tmp_path: Path, dataset: RoutingDataset) -> None:
+    train, encoder = dataset.split("train"), WordEncoder()
+    train_perf_router(train, encoder, tmp_path, 0, replace(FAST_PERF, mlp_weight=0.0), encoder.encode(train.prompts))
+    assert not (tmp_path / "mlp").exists()
+    assert load_perf_router(tmp_path).mlp is None
+
+
+def test_perf_router_with_a_broken_network_is_refused(tmp_path: Path, trained: dict[str, Path]) -> None:
+    import shutil
+
+    shutil.copytree(trained["perf_router"], tmp_path / "perf")
+    corrupt(tmp_path / "perf" / "mlp")
+    with pytest.raises(ArtifactError, match="trouter artifact"):
+        load_perf_router(tmp_path / "perf")

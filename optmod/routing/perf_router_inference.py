@@ -7,7 +7,10 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
   TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
   probes, the category classifier with each training model's mean outcome per category, and the reference
   prompts the predictions are anchored on (see `PerfRouterPredictor`);
-- `booster.ubj`: the XGBoost model.
+- `booster.ubj`: the XGBoost model;
+- `mlp/`: a trouter network trained on the same prompts (when `mlp_weight` > 0): perf_router's prediction is
+  the booster's and the network's, averaged with that weight. The two err differently, so the mean picks
+  better than either (see the README's table of what was tried).
 
 Features of one (prompt, model) pair, built by `pair_features` both at training and at serving time:
 
@@ -35,17 +38,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import MODEL_FEATURE_NAMES, ModelDescription, model_feature_matrix
 
+if TYPE_CHECKING:
+    from optmod.routing.trouter import TRouterPredictor
+
 FORMAT_VERSION = 2
 META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
 BOOSTER_FILE = "booster.ubj"
+MLP_DIR = "mlp"
 NEIGHBOUR_BLOCK = 1024
 PAIR_SIGNALS = ("knn", "probe", "category")
 
@@ -267,10 +274,14 @@ class PerfRouterPredictor:
     extrapolate badly (leave-models-out AIQ 0.645 raw, 0.674 anchored on the validation split).
     """
 
-    def __init__(self, parts: PerfRouterParts, booster: Any, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, parts: PerfRouterParts, booster: Any, meta: dict[str, Any], mlp: TRouterPredictor | None = None
+    ) -> None:
         self.parts = parts
         self.booster = booster
         self.meta = meta
+        self.mlp = mlp
+        self.mlp_weight = float(meta.get("mlp_weight", 0.0)) if mlp is not None else 0.0
         self.encoder_name: str = str(meta.get("encoder", "static"))
         self.relative = bool(meta.get("hyper_parameters", {}).get("relative_target", False))
         self._level_column = feature_names(parts).index("knn_mean")
@@ -304,7 +315,12 @@ class PerfRouterPredictor:
         chars = np.array([len(p) for p in prompts], dtype=np.float32)
         raw = self.raw_quality(embeddings, chars, models)
         capability = np.array([m.capability for m in models], dtype=np.float32)
-        return np.asarray(np.clip(raw - self.reference_means(models) + capability, 0.0, 1.0), dtype=np.float32)
+        boosted = np.clip(raw - self.reference_means(models) + capability, 0.0, 1.0)
+        if self.mlp is not None:
+            # Both are anchored to the capability score, so their weighted mean is too.
+            mlp = self.mlp.predict_quality(embeddings, prompts, models)
+            boosted = (1.0 - self.mlp_weight) * boosted + self.mlp_weight * mlp
+        return np.asarray(boosted, dtype=np.float32)
 
     def task_mix(self, embeddings: np.ndarray) -> np.ndarray:
         return task_similarities(self.parts, embeddings)
@@ -362,7 +378,15 @@ def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
         raise ArtifactError(f"perf_router artifact in {artifact_dir} is missing or corrupt: {exc}") from None
     if booster.num_features() != len(feature_names(parts)):
         raise ArtifactError(f"perf_router artifact in {artifact_dir}: booster and feature table disagree")
-    return PerfRouterPredictor(parts, booster, meta)
+    mlp = None
+    if float(meta.get("mlp_weight", 0.0)) > 0:
+        # Imported here: the trouter module builds on perf_router's, which builds on this one.
+        from optmod.routing.trouter import load_trouter
+
+        mlp = load_trouter(artifact_dir / MLP_DIR)
+        if mlp.meta.get("encoder_fingerprint") != meta.get("encoder_fingerprint"):
+            raise ArtifactError(f"perf_router artifact in {artifact_dir}: its network came from another encoder")
+    return PerfRouterPredictor(parts, booster, meta, mlp)
 
 
 def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRouterParts:

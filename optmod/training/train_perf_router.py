@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 from optmod.encoders import EMBEDDING_CACHE_DIR, Encoder, cached_embeddings, normalise_rows
 from optmod.routing.model_description import ModelDescription, describe_dataset_models
 from optmod.routing.perf_router_inference import (
+    MLP_DIR,
     CategoryModel,
     NeighbourTable,
     PerfRouterParts,
@@ -27,6 +28,7 @@ from optmod.routing.perf_router_inference import (
     save_predictor,
 )
 from optmod.training.data import RoutingDataset
+from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
 
 TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "routing" / "task_taxonomy.json"
 
@@ -52,6 +54,9 @@ class PerfRouterHyperParameters:
     # Inverse L2 strength of the category classifier; categories with fewer TRAIN prompts share one class.
     category_c: float = 10.0
     min_category_prompts: int = 20
+    # Weight of the trouter network averaged into the prediction (0: the booster alone, and no torch needed).
+    mlp_weight: float = 0.5
+    mlp: TRouterHyperParameters = field(default_factory=TRouterHyperParameters)
     # Learn each model's outcome relative to the mean of all training models on the prompt: a pick only
     # compares models on one prompt, so the prompt's overall difficulty is noise to the trees.
     relative_target: bool = True
@@ -290,8 +295,11 @@ def train_perf_router(
         "train_prompts": len(train),
         "seed": seed,
         "hyper_parameters": asdict(params),
+        "mlp_weight": params.mlp_weight,
     }
     save_predictor(out_dir, parts, booster, meta)
+    if params.mlp_weight > 0:
+        train_trouter(train, encoder, out_dir / MLP_DIR, seed, params.mlp, embeddings)
 
 
 load_perf_router = load_predictor
