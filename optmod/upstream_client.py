@@ -125,6 +125,10 @@ class _Connection(asyncio.Protocol):
             self.close()
         response.finish()
 
+    def usable(self) -> bool:
+        """Open, and not already closing (a provider's close may not have been delivered yet)."""
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
+
     def resume(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
@@ -281,7 +285,7 @@ class ConnectionPool:
         oldest = time.monotonic() - IDLE_LIMIT_S
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and connection.idle_since >= oldest:
+            if connection.usable() and connection.idle_since >= oldest:
                 return connection
             connection.close()
         return None
