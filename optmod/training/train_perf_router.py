@@ -23,6 +23,7 @@ from optmod.routing.perf_router_inference import (
     PerfRouterParts,
     category_mix,
     load_predictor,
+    nan_mean,
     pair_features,
     project,
     save_predictor,
@@ -101,7 +102,7 @@ def fit_categories(
     labels = np.array([common.get(c, len(common)) for c in categories])
     classes = np.unique(labels)
     labels = np.searchsorted(classes, labels)
-    table = np.stack([nan_column_means(quality[labels == c]) for c in range(len(classes))]).astype(np.float32)
+    table = np.stack([nan_mean(quality[labels == c], axis=0) for c in range(len(classes))])
     weights = np.zeros((embeddings.shape[1] + 1, len(classes)), dtype=np.float32)
     if len(classes) > 1:
         # One BLAS thread: the solver's sums then come out in the same order, so retraining is byte-stable.
@@ -111,17 +112,6 @@ def fit_categories(
         # Two classes: scikit-learn keeps one logit for class 1; class 0's stays 0, which softmax agrees with.
         weights[:, -coef.shape[1] :] = coef
     return CategoryModel(weights=weights, quality=table)
-
-
-def nan_column_means(values: np.ndarray) -> np.ndarray:
-    """Each column's mean over its known values; NaN for a column with none."""
-    known = ~np.isnan(values)
-    total = np.where(known, values, 0.0).sum(axis=0)
-    return np.where(known.any(axis=0), total / np.maximum(known.sum(axis=0), 1), np.nan)
-
-
-def nan_row_means(values: np.ndarray) -> np.ndarray:
-    return nan_column_means(values.T)
 
 
 def out_of_fold(
@@ -241,7 +231,7 @@ def training_rows(
     )
     quality = dataset.quality
     if params.relative_target:
-        quality = quality - nan_row_means(quality)[:, None]
+        quality = quality - nan_mean(quality, axis=1)[:, None]
     target = quality.reshape(-1)
     known = ~np.isnan(target)
     return rows[known], target[known].astype(np.float32)
