@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from dotenv import load_dotenv
 
-    from optmod.main import AppSettings, create_app
+    from optmod.main import AppSettings, QuietServer, create_app
 
     load_dotenv(Path.cwd() / ".env")
     config_path = Path(args.config)
@@ -68,7 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
         + (" [demo: simulated providers]" if demo else ""),
         flush=True,
     )
-    uvicorn.run(
+    server_config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -76,8 +76,11 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # Nothing in optmod reads the client's address, so X-Forwarded-* headers are not worth parsing.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
+    QuietServer(server_config).run()
     return 0
 
 

@@ -27,8 +27,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from optmod.config import ModelConfig
 from optmod.registry import ModelRegistry
 from optmod.upstream_client import (
@@ -53,25 +51,14 @@ RETRYABLE = frozenset(
     {CONNECT_ERROR, CONNECTION_RESET, TIMEOUT, CONFLICT, RATE_LIMITED, SERVER_ERROR, STREAM_ERROR, EMPTY}
 )
 
-# Foreign exceptions to failure classes, most specific first (aiohttp's hierarchy nests them). The forwarder
-# raises the upstream client's; aiohttp's stay mapped for any caller still on it.
+# Foreign exceptions to failure classes, most specific first: the upstream client's own, then the standard
+# library's that can escape a socket or a timeout.
 TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str], ...] = (
     (UpstreamConnectError, CONNECT_ERROR),
     (UpstreamDisconnectedError, CONNECTION_RESET),
     (UpstreamProtocolError, SERVER_ERROR),
     (UpstreamError, CONNECTION_RESET),
-    (aiohttp.ServerTimeoutError, TIMEOUT),
-    (aiohttp.ConnectionTimeoutError, TIMEOUT),
-    (aiohttp.SocketTimeoutError, TIMEOUT),
     (TimeoutError, TIMEOUT),
-    (aiohttp.ClientConnectorError, CONNECT_ERROR),
-    (aiohttp.ServerDisconnectedError, CONNECTION_RESET),
-    (aiohttp.ClientPayloadError, CONNECTION_RESET),
-    (aiohttp.ClientOSError, CONNECTION_RESET),
-    (aiohttp.ClientResponseError, SERVER_ERROR),
-    (aiohttp.InvalidURL, CONNECT_ERROR),
-    (aiohttp.ClientConnectionError, CONNECTION_RESET),
-    (aiohttp.ClientError, CONNECTION_RESET),
     (ConnectionError, CONNECTION_RESET),
     (OSError, CONNECT_ERROR),
 )

@@ -81,6 +81,14 @@ async def test_deep_nesting_is_refused(proxy: RunningProxy) -> None:
     assert "nested" in assert_openai_error(response, 400)["message"]
 
 
+async def test_brackets_inside_strings_are_not_nesting(proxy: RunningProxy) -> None:
+    # More brackets than the depth limit, all inside one string: the body is shallow and must pass.
+    body = chat_body(messages=[{"role": "user", "content": "[{" * 100 + " what does this bracket soup mean?"}])
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{proxy.base_url}/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+
+
 async def test_unknown_paths_and_methods(proxy: RunningProxy) -> None:
     async with httpx.AsyncClient() as http:
         assert_openai_error(await http.get(f"{proxy.root}/v1/nothing"), 404)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
-import aiohttp
 import pytest
 from conftest import make_config_data
 
@@ -12,6 +9,12 @@ from optmod import escalation
 from optmod.config import parse_config
 from optmod.escalation import Cooldowns, Escalation, classify_exception, classify_status, parse_retry_after
 from optmod.registry import ModelRegistry
+from optmod.upstream_client import (
+    UpstreamConnectError,
+    UpstreamDisconnectedError,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 
 
 def registry() -> ModelRegistry:
@@ -19,22 +22,26 @@ def registry() -> ModelRegistry:
     return ModelRegistry(config.models, config.primary_model)
 
 
-def every_client_error() -> list[type[BaseException]]:
-    return [
-        obj for _, obj in inspect.getmembers(aiohttp) if inspect.isclass(obj) and issubclass(obj, aiohttp.ClientError)
-    ]
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (UpstreamConnectError("refused"), escalation.CONNECT_ERROR),
+        (UpstreamDisconnectedError("closed early"), escalation.CONNECTION_RESET),
+        (UpstreamProtocolError("not HTTP"), escalation.SERVER_ERROR),
+        (UpstreamError("other"), escalation.CONNECTION_RESET),
+        (TimeoutError(), escalation.TIMEOUT),
+        (ConnectionResetError(), escalation.CONNECTION_RESET),
+        (OSError("no route"), escalation.CONNECT_ERROR),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else v,
+)
+def test_transport_errors_map_to_their_class(exc: BaseException, expected: str) -> None:
+    assert classify_exception(exc) == expected
 
 
-@pytest.mark.parametrize("exc_type", every_client_error(), ids=lambda t: t.__name__)
-def test_every_aiohttp_client_error_is_mapped(exc_type: type[BaseException]) -> None:
-    exc = exc_type.__new__(exc_type)
-    assert classify_exception(exc) in escalation.RETRYABLE | {escalation.SERVER_ERROR}
-
-
-def test_specific_transport_errors_map_to_their_class() -> None:
-    assert classify_exception(TimeoutError()) == escalation.TIMEOUT
-    assert classify_exception(aiohttp.ServerDisconnectedError()) == escalation.CONNECTION_RESET
-    assert classify_exception(ConnectionResetError()) == escalation.CONNECTION_RESET
+def test_every_upstream_client_error_is_retryable_or_a_server_error() -> None:
+    for exc_type in (UpstreamError, *UpstreamError.__subclasses__()):
+        assert classify_exception(exc_type("x")) in escalation.RETRYABLE | {escalation.SERVER_ERROR}
     with pytest.raises(TypeError):
         classify_exception(ValueError("not transport"))
 
