@@ -453,3 +453,22 @@ def test_perf_router_with_a_broken_network_is_refused(tmp_path: Path, trained: d
     corrupt(tmp_path / "perf" / "mlp")
     with pytest.raises(ArtifactError, match="trouter artifact"):
         load_perf_router(tmp_path / "perf")
+
+
+def test_trouter_numpy_forward_matches_the_torch_checkpoint(trained: dict[str, Path], dataset: RoutingDataset) -> None:
+    torch = pytest.importorskip("torch")
+    from optmod.routing.trouter import forward, load_trouter, model_inputs
+    from optmod.training.train_trouter import build_network
+
+    folder = trained["trouter"]
+    predictor = load_trouter(folder)
+    models = describe_dataset_models(dataset)
+    embeddings = WordEncoder().encode(dataset.prompts[:20])
+    described = model_inputs(models, predictor.weights)
+    network = build_network(torch, embeddings.shape[1] + described.shape[1], FAST_TROUTER)
+    network.load_state_dict(torch.load(folder / "trouter_weights.pt"))
+    network.eval()
+    pairs = np.concatenate([np.repeat(embeddings, len(models), axis=0), np.tile(described, (len(embeddings), 1))], 1)
+    with torch.no_grad():
+        logits = network(torch.from_numpy(pairs.astype(np.float32))).numpy().reshape(len(embeddings), len(models))
+    np.testing.assert_allclose(forward(predictor.weights, embeddings, models), 1 / (1 + np.exp(-logits)), atol=1e-5)

@@ -55,6 +55,7 @@ BOOSTER_FILE = "booster.ubj"
 MLP_DIR = "mlp"
 NEIGHBOUR_BLOCK = 1024
 PAIR_SIGNALS = ("knn", "probe", "category")
+MAX_VIEWS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,28 @@ class PerfRouterParts:
     # Ridge probes: per training model, a linear map from [embedding, 1] to its quality.
     probes: np.ndarray  # float32 (dim + 1, m_train)
     categories: CategoryModel
+
+
+@dataclass(frozen=True, slots=True)
+class ModelView:
+    """What the features need of a list of described models, computed once per list."""
+
+    features: np.ndarray  # float32 (m, model features): `model_description.model_feature_matrix`
+    own_columns: np.ndarray  # int64 (m,): each model's column in the neighbour table, -1 if not trained on
+    kernel: np.ndarray  # float32 (m, m_train): similar-capability weights of the training models
+
+
+def model_view(parts: PerfRouterParts, models: Sequence[ModelDescription], leave_self_out: bool = False) -> ModelView:
+    """`leave_self_out` (training): each model gets no weight in its own capability kernel."""
+    table = parts.neighbours
+    column_of = {name: j for j, name in enumerate(table.model_names)}
+    own_columns = np.array([column_of.get(m.name, -1) for m in models], dtype=np.int64)
+    capability = np.array([m.capability for m in models], dtype=np.float32)
+    kernel = capability_weights(table, capability, parts.capability_bandwidth)
+    if leave_self_out:
+        trained = own_columns >= 0
+        kernel[np.flatnonzero(trained), own_columns[trained]] = 0.0
+    return ModelView(model_feature_matrix(models), own_columns, kernel)
 
 
 def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
@@ -165,6 +188,7 @@ def pair_features(
     self_known: np.ndarray | None = None,
     probe_outcomes: np.ndarray | None = None,
     category_outcomes: np.ndarray | None = None,
+    view: ModelView | None = None,
 ) -> np.ndarray:
     """float32 (n * m, features): row i * m + j describes prompt i with model j.
 
@@ -172,6 +196,7 @@ def pair_features(
     `leave_self_out` (training): each model is left out of its own capability kernel. `self_known` (n, m) bool,
     training only: where False, the model's own neighbour outcome is hidden, as for a model never trained on.
     `probe_outcomes`, `category_outcomes` (training): out-of-fold values of those signals for these prompts.
+    `view`: `model_view(parts, models, leave_self_out)` when the caller keeps it.
     """
     n, m = len(embeddings), len(models)
     keys = project(parts, embeddings)
@@ -191,14 +216,14 @@ def pair_features(
             nan_mean(by_category, axis=1),
         ]
     ).astype(np.float32)
-    model_part = model_feature_matrix(models)
+    view = view or model_view(parts, models, leave_self_out)
     signals = [
         signal
         for per_model in (outcomes, probed, by_category)
-        for signal in _model_signals(parts, per_model, models, self_known, leave_self_out)
+        for signal in _model_signals(per_model, view, self_known)
     ]
     rows = np.concatenate(
-        [np.repeat(prompt_part, m, axis=0), np.tile(model_part, (n, 1)), *(s.reshape(n * m, 1) for s in signals)],
+        [np.repeat(prompt_part, m, axis=0), np.tile(view.features, (n, 1)), *(s.reshape(n * m, 1) for s in signals)],
         axis=1,
     )
     return np.asarray(rows, dtype=np.float32)
@@ -223,45 +248,17 @@ def category_mix(category: CategoryModel, embeddings: np.ndarray) -> np.ndarray:
 
 
 def _model_signals(
-    parts: PerfRouterParts,
-    per_model: np.ndarray,
-    models: Sequence[ModelDescription],
-    self_known: np.ndarray | None,
-    leave_self_out: bool,
+    per_model: np.ndarray, view: ModelView, self_known: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """A per-training-model signal seen from each described model: its own column, and similar models' mix."""
-    own = _own_outcomes(parts.neighbours, per_model, models)
+    trained = view.own_columns >= 0
+    own = np.where(trained, per_model[:, np.maximum(view.own_columns, 0)], np.nan)
     if self_known is not None:
         own = np.where(self_known, own, np.nan)
-    return own, _similar_capability_outcomes(parts, per_model, models, leave_self_out)
-
-
-def _own_outcomes(table: NeighbourTable, outcomes: np.ndarray, models: Sequence[ModelDescription]) -> np.ndarray:
-    column_of = {name: j for j, name in enumerate(table.model_names)}
-    own = np.full((len(outcomes), len(models)), np.nan, dtype=np.float32)
-    for j, model in enumerate(models):
-        column = column_of.get(model.name)
-        if column is not None:
-            own[:, j] = outcomes[:, column]
-    return own
-
-
-def _similar_capability_outcomes(
-    parts: PerfRouterParts, outcomes: np.ndarray, models: Sequence[ModelDescription], leave_self_out: bool
-) -> np.ndarray:
-    table = parts.neighbours
-    capability = np.array([m.capability for m in models], dtype=np.float32)
-    weights = capability_weights(table, capability, parts.capability_bandwidth)
-    if leave_self_out:
-        names = {name: j for j, name in enumerate(table.model_names)}
-        for j, model in enumerate(models):
-            if model.name in names:
-                weights[j, names[model.name]] = 0.0
-    known = ~np.isnan(outcomes)
-    filled = np.where(known, outcomes, 0.0)
-    totals = known.astype(np.float32) @ weights.T
+    known = ~np.isnan(per_model)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray((filled @ weights.T) / totals, dtype=np.float32)
+        similar = (np.where(known, per_model, 0.0) @ view.kernel.T) / (known.astype(np.float32) @ view.kernel.T)
+    return np.asarray(own, dtype=np.float32), np.asarray(similar, dtype=np.float32)
 
 
 class PerfRouterPredictor:
@@ -285,19 +282,29 @@ class PerfRouterPredictor:
         self.encoder_name: str = str(meta.get("encoder", "static"))
         self.relative = bool(meta.get("hyper_parameters", {}).get("relative_target", False))
         self._level_column = feature_names(parts).index("knn_mean")
-        # Filled once per model description; a dict update is atomic, so the routing threads may share it.
+        # Filled once per model description (list); a dict update is atomic, so routing threads may share them.
         self._reference_means: dict[ModelDescription, float] = {}
+        self._views: dict[tuple[ModelDescription, ...], ModelView] = {}
 
     def raw_quality(
         self, embeddings: np.ndarray, chars: np.ndarray, models: Sequence[ModelDescription], **options: Any
     ) -> np.ndarray:
-        rows = pair_features(self.parts, embeddings, chars, models, **options)
+        rows = pair_features(self.parts, embeddings, chars, models, view=self._view(models), **options)
         predicted = np.asarray(self.booster.inplace_predict(rows, validate_features=False), dtype=np.float32)
         if self.relative:
             # The booster learned each model against the training models' mean on the prompt; the neighbours'
             # mean outcome puts that back on the quality scale.
             predicted = predicted + rows[:, self._level_column]
         return predicted.reshape(len(embeddings), len(models))
+
+    def _view(self, models: Sequence[ModelDescription]) -> ModelView:
+        key = tuple(models)
+        view = self._views.get(key)
+        if view is None:
+            if len(self._views) >= MAX_VIEWS:  # candidate lists are subsets of the pool; bound them all the same
+                self._views.clear()
+            view = self._views[key] = model_view(self.parts, models)
+        return view
 
     def reference_means(self, models: Sequence[ModelDescription]) -> np.ndarray:
         missing = [m for m in dict.fromkeys(models) if m not in self._reference_means]

@@ -72,13 +72,16 @@ def forward(weights: MLPWeights, embeddings: np.ndarray, models: Sequence[ModelD
     """(n, m) predicted quality in [0, 1]."""
     n, m = len(embeddings), len(models)
     described = model_inputs(models, weights)
-    hidden = np.concatenate(
-        [np.repeat(np.asarray(embeddings, dtype=np.float32), m, axis=0), np.tile(described, (n, 1))], axis=1
-    )
-    for depth, (weight, bias) in enumerate(weights.layers):
+    # The first layer on [embedding, description] is the sum of its two blocks: each prompt's block is
+    # multiplied once, not once per model.
+    first, first_bias = weights.layers[0]
+    dim = first.shape[0] - described.shape[1]
+    by_prompt = np.asarray(embeddings, dtype=np.float32) @ first[:dim]
+    by_model = described @ first[dim:] + first_bias
+    hidden = (by_prompt[:, None, :] + by_model[None, :, :]).reshape(n * m, -1)
+    for weight, bias in weights.layers[1:]:
+        np.maximum(hidden, 0.0, out=hidden)
         hidden = hidden @ weight + bias
-        if depth < len(weights.layers) - 1:
-            np.maximum(hidden, 0.0, out=hidden)
     logits = hidden.reshape(n, m)
     return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
 
