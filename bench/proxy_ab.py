@@ -1,11 +1,13 @@
 """Before/after for one optimisation: optmod at a git revision against the working tree, in one run.
 
     python -m bench.proxy_ab --base 2780c5c --concurrency 1,64 [--latency 50] [--stream --chunks 200] [--body 30000]
+                             [--router perf_router]
 
-Both proxies (rule_based, log on) serve the same simulator; each round runs direct, then the two proxies in
-alternating order, so a busy patch of a shared machine hits both alike. The base is `git archive <rev> optmod`
-put first on its PYTHONPATH. CPU is read from /proc/PID/task/*/schedstat (nanoseconds on the CPU, every
-thread), which a loaded machine disturbs far less than wall-clock latency: use it as the primary evidence.
+Both proxies (rule_based unless `--router` names another, log on) serve the same simulator; each round runs
+direct, then the two proxies in alternating order, so a busy patch of a shared machine hits both alike. The
+base is `git archive <rev> optmod` put first on its PYTHONPATH. CPU is read from /proc/PID/task/*/schedstat
+(nanoseconds on the CPU, every thread), which a loaded machine disturbs far less than wall-clock latency: use
+it as the primary evidence.
 """
 
 from __future__ import annotations
@@ -56,10 +58,10 @@ def extract_revision(revision: str, folder: Path) -> None:
         tar.extractall(folder, filter="data")
 
 
-def start_proxy(folder: Path, upstream: str, pythonpath: Path | None) -> Service:
+def start_proxy(folder: Path, upstream: str, pythonpath: Path | None, router: str) -> Service:
     folder.mkdir(parents=True)
     config_path = folder / "config.yaml"
-    config_path.write_text(yaml.safe_dump(optmod_config(upstream, "rule_based"), sort_keys=False))
+    config_path.write_text(yaml.safe_dump(optmod_config(upstream, router), sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != "OPTMOD_ADMIN_TOKEN"}
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--max-seconds", type=float, default=2.5)
+    parser.add_argument("--router", default="rule_based", help="the router both proxies use")
     return parser
 
 
@@ -125,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upstream = f"{simulator.root}/v1"
         proxies: dict[str, Service] = {}
         try:
-            proxies["base"] = start_proxy(workdir / "base", upstream, workdir / "base-tree")
-            proxies["new"] = start_proxy(workdir / "new", upstream, None)
+            proxies["base"] = start_proxy(workdir / "base", upstream, workdir / "base-tree", args.router)
+            proxies["new"] = start_proxy(workdir / "new", upstream, None, args.router)
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 scenario = Scenario(Upstream(args.latency, args.chunks), args.stream, args.body, concurrency)
                 results: dict[str, list[Sample]] = {"base": [], "new": []}
