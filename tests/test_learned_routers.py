@@ -25,6 +25,7 @@ from optmod.routing import ROUTERS, ArtifactError, RouteRequest, build_router
 from optmod.routing import decision_tree as decision_tree_module
 from optmod.routing import perf_router as perf_router_module
 from optmod.routing import trouter as trouter_module
+from optmod.routing.base import ModelScore
 from optmod.routing.model_description import (
     MODEL_FEATURES_PATH,
     ModelDescription,
@@ -472,3 +473,17 @@ def test_trouter_numpy_forward_matches_the_torch_checkpoint(trained: dict[str, P
     with torch.no_grad():
         logits = network(torch.from_numpy(pairs.astype(np.float32))).numpy().reshape(len(embeddings), len(models))
     np.testing.assert_allclose(forward(predictor.weights, embeddings, models), 1 / (1 + np.exp(-logits)), atol=1e-5)
+
+
+def test_reason_says_free_rather_than_zero_percent() -> None:
+    scores = (
+        ModelScore(model="free-model", quality=0.79, cost=0.0, score=0.79),
+        ModelScore(model="dear-model", quality=0.88, cost=0.01, score=-2.1),
+    )
+    text = perf_router_module.compare_text(perf_router_module.Choice(0, scores, 1.0), 0)
+    assert text.endswith(", free") and "0%" not in text
+    both_free = tuple(replace(s, cost=0.0) for s in scores)
+    assert perf_router_module.compare_text(perf_router_module.Choice(0, both_free, 1.0), 0).endswith("both free")
+    assert "at 50% of its cost" in perf_router_module.compare_text(
+        perf_router_module.Choice(0, (replace(scores[0], cost=0.005), scores[1]), 1.0), 0
+    )

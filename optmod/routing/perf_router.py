@@ -145,9 +145,10 @@ def compare_text(choice: Choice, index: int) -> str:
         return f"predicted quality {picked.quality:.2f}, the only candidate"
     rival = max(others, key=lambda s: s.quality)
     text = f"predicted quality {picked.quality:.2f} vs {rival.quality:.2f} for {rival.model}"
+    if picked.cost == 0:
+        return f"{text}, free" if rival.cost > 0 else f"{text}, both free"
     if picked.cost <= rival.cost:
-        share = f"{100 * picked.cost / rival.cost:.0f}% of its cost" if rival.cost > 0 else "the same cost (free)"
-        return f"{text}, at {share}"
+        return f"{text}, at {100 * picked.cost / rival.cost:.0f}% of its cost"
     if rival.cost > 0:
         return f"{text}, at {picked.cost / rival.cost:.1f}x its cost"
     return f"{text}, which is free"
