@@ -22,7 +22,13 @@ from starlette.responses import Response
 
 from optmod.answer import JsonAnswer, StreamAnswer
 from optmod.config import ModelConfig
-from optmod.errors import AllRateLimitedError, OptmodError, UpstreamUnavailableError, error_body
+from optmod.errors import (
+    AllRateLimitedError,
+    InternalError,
+    OptmodError,
+    UpstreamUnavailableError,
+    error_body,
+)
 from optmod.escalation import CLIENT_ERROR, CONTEXT_LENGTH, RATE_LIMITED, SERVER_ERROR, Escalation
 from optmod.features import CHARS_PER_TOKEN, Features, extract_features
 from optmod.forwarder import Completion, Failure, OpenStream
@@ -107,13 +113,13 @@ class ChatCall:
         began = time.perf_counter()
         if active.router.offload:
             loop = asyncio.get_running_loop()
-            decision = await loop.run_in_executor(self.state.router_executor, active.router.route, request)
+            name, decision = await loop.run_in_executor(self.state.router_executor, active.decide, request)
         else:
-            decision = active.router.route(request)
+            name, decision = active.decide(request)
         if self.state.metrics is not None:
-            self.state.metrics.observe_routing(active.router.name, time.perf_counter() - began)
+            self.state.metrics.observe_routing(name, time.perf_counter() - began)
         self.decision = decision
-        self.router_name = active.router.name
+        self.router_name = name
         return decision
 
     def payload_for(self, model: ModelConfig) -> bytes:
@@ -269,12 +275,18 @@ async def handle_chat(request: Request) -> Response:
     except OptmodError as exc:
         state.log.append(_rejected(exc, request_id, arrived, started))
         raise
-    features = extract_features(body)
-    session_id = session_id_for(body, request.headers)
-    call = ChatCall(state, runtime, body, features, session_id, started, arrived, request_id)
-    call.eligible = eligible_models(runtime, features)
-    model = await call.choose_first()
-    return await _forward(call, model)
+    try:
+        features = extract_features(body)
+        session_id = session_id_for(body, request.headers)
+        call = ChatCall(state, runtime, body, features, session_id, started, arrived, request_id)
+        call.eligible = eligible_models(runtime, features)
+        model = await call.choose_first()
+        return await _forward(call, model)
+    except Exception as exc:
+        # Every request leaves a line, an unexpected failure too (the app answers it with a 500 and logs it).
+        error = exc if isinstance(exc, OptmodError) else InternalError(f"{type(exc).__name__}: {exc}")
+        state.log.append(_rejected(error, request_id, arrived, started))
+        raise
 
 
 def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float) -> LogRecord:

@@ -2,13 +2,15 @@
 
 Learned routers load their artifacts when built; one whose artifact or library is missing raises
 `ArtifactError`, and `build_router` falls back to `rule_based`, says so once in the log, and reports the
-fallback through `ActiveRouter` (shown by /optmod/status).
+fallback through `ActiveRouter` (shown by /optmod/status). A router that raises on a request has that
+request decided by `rule_based` instead (`ActiveRouter.decide`): a routing bug costs a cheaper pick, not an
+error the client sees.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from optmod.config import RoutersSettings
 from optmod.registry import ModelRegistry
@@ -49,6 +51,20 @@ class ActiveRouter:
     requested: str
     router: Router
     fallback_reason: str | None = None
+    # Decides a request the router raised on; None when the router is rule_based itself.
+    safety_net: Router | None = None
+
+    def decide(self, request: RouteRequest) -> tuple[str, Decision]:
+        """The deciding router's name and its decision."""
+        try:
+            return self.router.name, self.router.route(request)
+        except Exception as exc:
+            if self.safety_net is None:
+                raise
+            logger.exception("router %s failed on a request; %s decides it", self.router.name, self.safety_net.name)
+            decision = self.safety_net.route(request)
+            why = f"{self.router.name} failed ({type(exc).__name__}: {exc}); {decision.reason}"
+            return self.safety_net.name, replace(decision, reason=why)
 
 
 def build_router(name: str, settings: RoutersSettings, registry: ModelRegistry) -> ActiveRouter:
@@ -57,7 +73,9 @@ def build_router(name: str, settings: RoutersSettings, registry: ModelRegistry) 
     except KeyError:
         raise UnknownRouterError(name) from None
     try:
-        return ActiveRouter(name, router_class(settings, registry))
+        router = router_class(settings, registry)
     except ArtifactError as exc:
         logger.warning("router %s unavailable (%s); falling back to rule_based", name, exc)
         return ActiveRouter(name, RuleBasedRouter(settings, registry), fallback_reason=str(exc))
+    safety_net = None if isinstance(router, RuleBasedRouter) else RuleBasedRouter(settings, registry)
+    return ActiveRouter(name, router, safety_net=safety_net)
