@@ -38,6 +38,8 @@ from optmod.routing.base import predicted_output_tokens
 
 logger = logging.getLogger("optmod.session_pin")
 
+# After a pin store failure, requests skip the store this long before it is tried again.
+STORE_RETRY_S = 5.0
 SESSION_HEADER = "x-session-id"
 PIN_STATES = (
     "fresh",
@@ -195,7 +197,8 @@ class SessionPins:
     """The session pin service the proxy calls: plan before routing, record after the answer or the failure.
 
     A store failure never fails a request: the request routes as if unpinned, and the failure is logged once
-    until the store recovers.
+    until the store recovers. After a failure the store is left alone for `STORE_RETRY_S`, then tried again: a
+    store that hangs until its timeout must not add that timeout to every request.
     """
 
     def __init__(self, store: PinStore, config: Config, clock: Callable[[], float] = time.time) -> None:
@@ -203,15 +206,20 @@ class SessionPins:
         self.windows = PinWindows.from_config(config)
         self._clock = clock
         self._store_down = False
+        self._retry_at = 0.0
+
+    def _store_usable(self) -> bool:
+        return not self._store_down or self._clock() >= self._retry_at
 
     async def plan(self, session_id: str | None, features: Features, registry: ModelRegistry) -> PinPlan:
-        if session_id is None:
+        if session_id is None or not self._store_usable():
             return FRESH
         try:
             pin = await self.store.get(session_id)
         except PinStoreError as exc:
             self._note_store_error(exc)
             return FRESH
+        self._note_store_ok()
         if pin is None:
             return FRESH
         plan = plan_for_pin(pin, max(self._clock() - pin.last_ts, 0.0), features, registry, self.windows)
@@ -222,7 +230,7 @@ class SessionPins:
 
     async def record_success(self, session_id: str | None, model: ModelConfig, usage: Usage) -> None:
         """Pin the session to `model` from now on, adding the cache savings this answer reported."""
-        if session_id is None or self.windows.soft_s <= 0:
+        if session_id is None or self.windows.soft_s <= 0 or not self._store_usable():
             return  # with both windows at 0 pinning is off: a pin would be dead on arrival
         write = PinWrite(
             session_id=session_id,
@@ -246,6 +254,8 @@ class SessionPins:
 
     async def active_count(self) -> int:
         """Sessions whose pin is still inside the soft window (0 while the store is down)."""
+        if not self._store_usable():
+            return 0
         try:
             return await self.store.count_since(self._clock() - self.windows.soft_s)
         except PinStoreError as exc:
@@ -265,6 +275,8 @@ class SessionPins:
         await self.store.close()
 
     async def _drop(self, session_id: str, model_name: str) -> None:
+        if not self._store_usable():
+            return
         try:
             await self.store.drop(session_id, model_name)
         except PinStoreError as exc:
@@ -274,6 +286,7 @@ class SessionPins:
         if not self._store_down:
             logger.warning("session pin store failing, routing unpinned until it recovers: %s", exc)
         self._store_down = True
+        self._retry_at = self._clock() + STORE_RETRY_S
 
     def _note_store_ok(self) -> None:
         if self._store_down:

@@ -37,7 +37,7 @@ from optmod.pin_stores import (
 )
 from optmod.pin_stores.redis_store import redact_url
 from optmod.registry import ModelRegistry, Usage
-from optmod.session_pin import PinPlan, SessionPins
+from optmod.session_pin import STORE_RETRY_S, PinPlan, SessionPins
 
 HARD, SOFT = 300.0, 1800.0
 T0 = 1_700_000_000.0
@@ -453,3 +453,44 @@ async def test_a_down_store_routes_unpinned_and_warns_once(caplog: pytest.LogCap
     assert len(caplog.records) == 1
     assert service.describe()["store_ok"] is False
     await service.close()
+
+
+class FlakyStore(MemoryPinStore):
+    """A memory store that fails while `down` is set, counting every call that reached it."""
+
+    def __init__(self) -> None:
+        super().__init__(100)
+        self.down = True
+        self.calls = 0
+
+    def _reach(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise PinStoreError("unreachable")
+
+    async def get(self, session_id: str) -> PinRecord | None:
+        self._reach()
+        return await super().get(session_id)
+
+    async def record(self, write: PinWrite) -> None:
+        self._reach()
+        await super().record(write)
+
+
+async def test_a_failing_store_is_left_alone_for_a_while_then_tried_again() -> None:
+    now = [T0]
+    store = FlakyStore()
+    service = SessionPins(store, CONFIG, clock=lambda: now[0])
+    assert await service.plan("s", make_features(), REGISTRY) == PinPlan("fresh")
+    assert store.calls == 1
+    # Inside the back-off nothing reaches the store: a hanging store would otherwise cost every request.
+    now[0] += STORE_RETRY_S / 2
+    await service.plan("s", make_features(), REGISTRY)
+    await service.record_success("s", CHEAP, Usage())
+    assert store.calls == 1 and service.describe()["store_ok"] is False
+    # Past it, the store is tried again; once it answers, pins work as before.
+    store.down = False
+    now[0] += STORE_RETRY_S
+    await service.record_success("s", CHEAP, Usage())
+    assert store.calls == 2 and service.describe()["store_ok"] is True
+    assert (await service.plan("s", make_features(), REGISTRY)).model == "cheap"
