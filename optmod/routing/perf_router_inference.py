@@ -278,7 +278,7 @@ class PerfRouterPredictor:
         self.booster = booster
         self.meta = meta
         self.mlp = mlp
-        self.mlp_weight = float(meta.get("mlp_weight", 0.0)) if mlp is not None else 0.0
+        self.mlp_weight = mlp_weight(meta) if mlp is not None else 0.0
         self.encoder_name: str = str(meta.get("encoder", "static"))
         self.relative = bool(meta.get("hyper_parameters", {}).get("relative_target", False))
         self._level_column = feature_names(parts).index("knn_mean")
@@ -331,6 +331,11 @@ class PerfRouterPredictor:
 
     def task_mix(self, embeddings: np.ndarray) -> np.ndarray:
         return task_similarities(self.parts, embeddings)
+
+
+def mlp_weight(meta: dict[str, Any]) -> float:
+    """The network's share of the prediction, as trained (0: the booster alone)."""
+    return float(meta.get("hyper_parameters", {}).get("mlp_weight", 0.0))
 
 
 def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: dict[str, Any]) -> None:
@@ -386,7 +391,7 @@ def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
     if booster.num_features() != len(feature_names(parts)):
         raise ArtifactError(f"perf_router artifact in {artifact_dir}: booster and feature table disagree")
     mlp = None
-    if float(meta.get("mlp_weight", 0.0)) > 0:
+    if mlp_weight(meta) > 0:
         # Imported here: the trouter module builds on perf_router's, which builds on this one.
         from optmod.routing.trouter import load_trouter
 

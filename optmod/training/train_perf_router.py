@@ -285,7 +285,6 @@ def train_perf_router(
         "train_prompts": len(train),
         "seed": seed,
         "hyper_parameters": asdict(params),
-        "mlp_weight": params.mlp_weight,
     }
     save_predictor(out_dir, parts, booster, meta)
     if params.mlp_weight > 0:
