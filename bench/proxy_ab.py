@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,14 @@ def describe(name: str, samples: Sequence[Sample]) -> str:
     )
 
 
+def idle_cpu(proxies: dict[str, Service], seconds: float) -> str:
+    """CPU milliseconds per second each proxy spends with no request to serve (both idle side by side)."""
+    before = {name: thread_cpu_s(service.pid) for name, service in proxies.items()}
+    time.sleep(seconds)
+    spent = {name: (thread_cpu_s(service.pid) - before[name]) * 1000 / seconds for name, service in proxies.items()}
+    return "idle CPU: " + ", ".join(f"{name} {ms:.2f} ms/s" for name, ms in spent.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.proxy_ab", description=__doc__)
     parser.add_argument("--base", required=True, help="git revision to compare the working tree against")
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--max-seconds", type=float, default=2.5)
     parser.add_argument("--router", default="rule_based", help="the router both proxies use")
+    parser.add_argument("--idle-seconds", type=float, default=0.0, help="first measure CPU while both sit idle")
     return parser
 
 
@@ -130,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             proxies["base"] = start_proxy(workdir / "base", upstream, workdir / "base-tree", args.router)
             proxies["new"] = start_proxy(workdir / "new", upstream, None, args.router)
+            if args.idle_seconds > 0:
+                print(idle_cpu(proxies, args.idle_seconds), flush=True)
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 scenario = Scenario(Upstream(args.latency, args.chunks), args.stream, args.body, concurrency)
                 results: dict[str, list[Sample]] = {"base": [], "new": []}

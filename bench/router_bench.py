@@ -3,7 +3,8 @@
 Builds each router as the proxy does (config.yaml's settings, the committed artifacts, the configured pool as
 candidates) and times `route()` alone: feature extraction is timed by bench/features_bench.py. A router whose
 artifact is missing is reported as falling back. Prints wall-clock p50 / p99 / max and the thread's CPU time
-p50 / p99 in milliseconds; nothing is asserted.
+p50 / p99 in milliseconds; nothing is asserted. A second table splits perf_router's decision into its parts
+(encoder, features, booster, averaged network), CPU p50 of each part timed alone.
 
 Run: .venv/bin/python bench/router_bench.py [--repeats 300]
 """
@@ -18,6 +19,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -25,6 +27,8 @@ from optmod.config import load_config  # noqa: E402
 from optmod.features import extract_features  # noqa: E402
 from optmod.registry import ModelRegistry  # noqa: E402
 from optmod.routing import ROUTERS, RouteRequest, build_router  # noqa: E402
+from optmod.routing.perf_router import PerfRouter, describe_candidates, trim_query  # noqa: E402
+from optmod.routing.perf_router_inference import model_view, pair_features  # noqa: E402
 
 PARAGRAPH = (
     "The service returns stale results after a deploy, and the cache keys include the build number. "
@@ -65,6 +69,45 @@ def time_router(name: str, repeats: int) -> list[str]:
     return rows
 
 
+def cpu_p50_ms(work: Callable[[], object], repeats: int) -> float:
+    work()
+    samples = []
+    for _ in range(repeats):
+        start = time.thread_time()
+        work()
+        samples.append((time.thread_time() - start) * 1000)
+    return float(np.percentile(samples, 50))
+
+
+def perf_router_parts(repeats: int) -> list[str]:
+    """CPU p50 of each part of perf_router's decision, for the three prompt sizes."""
+    config = load_config()
+    registry = ModelRegistry(config.models, config.primary_model)
+    router = build_router("perf_router", config.routers, registry).router
+    if not isinstance(router, PerfRouter):
+        return ["perf_router falls back to rule_based: no parts to time"]
+    return [
+        f"| {tokens} | {time_parts(router, registry, make_prompt(tokens), repeats)} |" for tokens in (50, 500, 8000)
+    ]
+
+
+def time_parts(router: PerfRouter, registry: ModelRegistry, prompt: str, repeats: int) -> str:
+    predictor = router.predictor
+    models = describe_candidates(registry.models, router.model_registry)
+    view = model_view(predictor.parts, models)
+    query = trim_query(prompt)
+    embedding = router.encoder.encode([query])
+    chars = np.array([len(query)], dtype=np.float32)
+    features = pair_features(predictor.parts, embedding, chars, models, view=view)
+    parts = [
+        lambda: router.encoder.encode([query]),
+        lambda: pair_features(predictor.parts, embedding, chars, models, view=view),
+        lambda: predictor.booster.inplace_predict(features, validate_features=False),
+        lambda: predictor.mlp.predict_quality(embedding, [query], models) if predictor.mlp else None,
+    ]
+    return " | ".join(f"{cpu_p50_ms(work, repeats):.3f}" for work in parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
@@ -75,6 +118,11 @@ def main() -> None:
     for name in ROUTERS:
         for row in time_router(name, args.repeats):
             print(row, flush=True)
+    print()
+    print("| perf_router part (cpu p50 ms) | encoder | features | booster | network |")
+    print("|---|---|---|---|---|")
+    for row in perf_router_parts(args.repeats):
+        print(row, flush=True)
 
 
 if __name__ == "__main__":
