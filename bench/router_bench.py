@@ -3,8 +3,11 @@
 Builds each router as the proxy does (config.yaml's settings, the committed artifacts, the configured pool as
 candidates) and times `route()` alone: feature extraction is timed by bench/features_bench.py. A router whose
 artifact is missing is reported as falling back. Prints wall-clock p50 / p99 / max and the thread's CPU time
-p50 / p99 in milliseconds; nothing is asserted. A second table splits perf_router's decision into its parts
-(encoder, features, booster, averaged network), CPU p50 of each part timed alone.
+p50 / p99 in milliseconds; nothing is asserted. A router that remembers its queries' embeddings (perf_router,
+trouter) is timed twice: on the same query again (an agent's tool loop), and with its memory emptied before
+every decision (a query never seen: the figure to judge the decision budget by). A second table splits
+perf_router's decision into its parts (encoder, features, trees, averaged network), CPU p50 of each part timed
+alone.
 
 Run: .venv/bin/python bench/router_bench.py [--repeats 300]
 """
@@ -22,8 +25,10 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 
 from optmod.config import load_config  # noqa: E402
+from optmod.encoders import STATIC_ENCODER_DIR  # noqa: E402
 from optmod.features import extract_features  # noqa: E402
 from optmod.registry import ModelRegistry  # noqa: E402
 from optmod.routing import ROUTERS, RouteRequest, build_router  # noqa: E402
@@ -34,29 +39,47 @@ PARAGRAPH = (
     "The service returns stale results after a deploy, and the cache keys include the build number. "
     "Explain why invalidation fails, propose a fix, and write the Python function that computes the key. "
 )
-TOKENS_PER_PARAGRAPH = len(PARAGRAPH) // 4
+# Everyday words: the whole-word entries of the static encoder's vocabulary after the special and single-character
+# ones (BERT's vocabulary lists frequent words first).
+COMMON_WORDS = slice(1996, 12000)
 
 
 def make_prompt(tokens: int) -> str:
-    return (PARAGRAPH * max(1, round(tokens / TOKENS_PER_PARAGRAPH)))[: tokens * 4]
+    """About `tokens` tokens (4 characters each): the task paragraph, then everyday words drawn at random (seeded),
+    so that the text is not one paragraph repeated, which would flatter any per-word cache."""
+    vocabulary = Tokenizer.from_file(str(STATIC_ENCODER_DIR / "tokenizer.json")).get_vocab()
+    by_id = sorted(vocabulary, key=vocabulary.__getitem__)[COMMON_WORDS]
+    words = [w for w in by_id if w.isalpha()]
+    filler = np.random.default_rng(tokens).choice(words, size=tokens).tolist()
+    return (PARAGRAPH + " ".join(filler))[: tokens * 4]
 
 
-def time_router(name: str, repeats: int) -> list[str]:
+def time_router(name: str, repeats: int, new_queries: bool = False) -> list[str]:
+    """`new_queries`: the router's query embeddings are forgotten before every decision (a query never seen)."""
     config = load_config()
     registry = ModelRegistry(config.models, config.primary_model)
     started = time.perf_counter()
     active = build_router(name, config.routers, registry)
     load_ms = (time.perf_counter() - started) * 1000
     label = name if active.fallback_reason is None else f"{name} (falls back: rule_based)"
+    queries = getattr(active.router, "queries", None)
+    if new_queries:
+        if queries is None:
+            return []
+        label += ", new query"
     rows = []
     for tokens in (50, 500, 8000):
         body = {"messages": [{"role": "user", "content": make_prompt(tokens)}]}
         request = RouteRequest(features=extract_features(body), candidates=registry.models)
         for _ in range(10):
-            active.router.route(request)  # warm caches and lazy imports
+            decision = active.router.route(request)  # warm caches and lazy imports
+        # perf_router skips its prediction for a prompt unlike every task type: that would not time the model.
+        shown = f"{label} (unfamiliar prompt)" if "unfamiliar" in decision.reason else label
         samples = np.empty(repeats)
         cpu = np.empty(repeats)
         for i in range(repeats):
+            if new_queries and queries is not None:
+                queries.forget()
             start, start_cpu = time.perf_counter(), time.thread_time()
             active.router.route(request)
             samples[i] = (time.perf_counter() - start) * 1000
@@ -64,7 +87,7 @@ def time_router(name: str, repeats: int) -> list[str]:
         p50, p99 = np.percentile(samples, [50, 99])
         cpu50, cpu99 = np.percentile(cpu, [50, 99])
         rows.append(
-            f"| {label} | {tokens} | {p50:.3f} | {p99:.3f} | {cpu50:.3f} | {cpu99:.3f} | {samples.max():.3f} | {load_ms:.0f} |"
+            f"| {shown} | {tokens} | {p50:.3f} | {p99:.3f} | {cpu50:.3f} | {cpu99:.3f} | {samples.max():.3f} | {load_ms:.0f} |"
         )
     return rows
 
@@ -99,10 +122,11 @@ def time_parts(router: PerfRouter, registry: ModelRegistry, prompt: str, repeats
     embedding = router.encoder.encode([query])
     chars = np.array([len(query)], dtype=np.float32)
     features = pair_features(predictor.parts, embedding, chars, models, view=view)
+
     parts = [
         lambda: router.encoder.encode([query]),
         lambda: pair_features(predictor.parts, embedding, chars, models, view=view),
-        lambda: predictor.booster.inplace_predict(features, validate_features=False),
+        lambda: predictor.trees.predict(features),
         lambda: predictor.mlp.predict_quality(embedding, [query], models) if predictor.mlp else None,
     ]
     return " | ".join(f"{cpu_p50_ms(work, repeats):.3f}" for work in parts)
@@ -118,8 +142,10 @@ def main() -> None:
     for name in ROUTERS:
         for row in time_router(name, args.repeats):
             print(row, flush=True)
+        for row in time_router(name, args.repeats, new_queries=True):
+            print(row, flush=True)
     print()
-    print("| perf_router part (cpu p50 ms) | encoder | features | booster | network |")
+    print("| perf_router part (cpu p50 ms) | encoder | features | trees | network |")
     print("|---|---|---|---|---|")
     for row in perf_router_parts(args.repeats):
         print(row, flush=True)

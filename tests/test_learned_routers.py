@@ -33,6 +33,7 @@ from optmod.routing.model_description import (
     load_model_registry,
     render_model_features,
 )
+from optmod.routing.perf_router import QueryEmbeddings
 from optmod.routing.perf_router_inference import PerfRouterPredictor, category_mix
 from optmod.training.data import DatasetModel, RoutingDataset
 from optmod.training.registry import TRAINERS
@@ -169,7 +170,7 @@ def test_training_is_deterministic(tmp_path: Path, dataset: RoutingDataset) -> N
     for run in ("a", "b"):
         train_perf_router(train, encoder, tmp_path / run / "perf", 3, FAST_PERF, embeddings)
         train_decision_tree(train, encoder, tmp_path / run / "tree", 3)
-    for relative in ("perf/booster.ubj", "perf/arrays.npz", "perf/meta.json", "tree/routing_policy.pkl"):
+    for relative in ("perf/arrays.npz", "perf/meta.json", "tree/routing_policy.pkl"):
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
 
 
@@ -428,7 +429,7 @@ def test_perf_router_averages_its_booster_and_network(trained: dict[str, Path], 
     test = dataset.split("test")
     embeddings = WordEncoder().encode(test.prompts)
     models = describe_dataset_models(dataset)
-    alone = PerfRouterPredictor(predictor.parts, predictor.booster, predictor.meta)
+    alone = PerfRouterPredictor(predictor.parts, predictor.trees, predictor.meta)
     booster = alone.predict_quality(embeddings, test.prompts, models)
     network = predictor.mlp.predict_quality(embeddings, test.prompts, models)
     assert not np.allclose(booster, network)
@@ -487,3 +488,27 @@ def test_reason_says_free_rather_than_zero_percent() -> None:
     assert "at 50% of its cost" in perf_router_module.compare_text(
         perf_router_module.Choice(0, (replace(scores[0], cost=0.005), scores[1]), 1.0), 0
     )
+
+
+def test_query_embeddings_are_remembered_read_only_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    class CountingEncoder(WordEncoder):
+        calls = 0
+
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
+            self.calls += len(texts)
+            return super().encode(texts)
+
+    encoder = CountingEncoder()
+    queries = QueryEmbeddings(encoder)
+    first = queries.embed("prove the lemma")
+    np.testing.assert_array_equal(first, encoder.encode(["prove the lemma"]))
+    assert queries.embed("prove the lemma") is first and encoder.calls == 2  # the second embed was remembered
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0] = 1.0
+    monkeypatch.setattr(perf_router_module, "QUERY_CACHE_SIZE", 2)
+    queries.embed("a b")
+    queries.embed("c d")  # full: emptied first, so memory stays bounded
+    assert len(queries._known) == 1
+    queries.forget()
+    queries.embed("prove the lemma")
+    assert encoder.calls == 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -135,3 +137,24 @@ def test_a_router_that_cannot_load_falls_back_to_rule_based(monkeypatch: pytest.
     active = build_router("broken", config.routers, registry)
     assert active.router.name == "rule_based"
     assert active.requested == "broken" and "artifact missing" in (active.fallback_reason or "")
+
+
+def test_the_default_router_serves_without_xgboost_or_torch() -> None:
+    # The core install has neither: perf_router's trees are evaluated with numpy, its network with numpy too.
+    code = """
+import sys
+from optmod.config import load_config
+from optmod.features import extract_features
+from optmod.registry import ModelRegistry
+from optmod.routing import RouteRequest, build_router
+config = load_config()
+registry = ModelRegistry(config.models, config.primary_model)
+active = build_router("perf_router", config.routers, registry)
+assert active.fallback_reason is None, active.fallback_reason
+body = {"messages": [{"role": "user", "content": "Prove that the square root of 2 is irrational."}]}
+active.router.route(RouteRequest(features=extract_features(body), candidates=registry.models))
+loaded = sorted(m for m in ("xgboost", "torch", "sklearn") if m in sys.modules)
+sys.exit(f"imported {loaded}" if loaded else 0)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr + result.stdout

@@ -47,6 +47,38 @@ QUERY_HEAD_CHARS = 1536
 QUERY_TAIL_CHARS = 512
 
 
+# Queries whose embedding a router remembers (about 10 KB each at the longest).
+QUERY_CACHE_SIZE = 1024
+
+
+class QueryEmbeddings:
+    """The encoder's vector for each query, remembered: an agent's tool loop re-sends the same last user message on
+    every turn, and embedding it is most of a decision's time (0.5 ms for 2,000 characters).
+
+    Bounded by emptying it when full (a dict's clear and update are atomic, so routing threads share it). The
+    vectors are read-only: every caller gets the same array.
+    """
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self._known: dict[str, np.ndarray] = {}
+
+    def embed(self, query: str) -> np.ndarray:
+        """float32 (1, dim)."""
+        vector = self._known.get(query)
+        if vector is None:
+            vector = self.encoder.encode([query])
+            vector.flags.writeable = False
+            if len(self._known) >= QUERY_CACHE_SIZE:
+                self._known.clear()
+            self._known[query] = vector
+        return vector
+
+    def forget(self) -> None:
+        """Empty it (benchmarks time decisions on queries never seen)."""
+        self._known.clear()
+
+
 def trim_query(query: str) -> str:
     if len(query) <= QUERY_HEAD_CHARS + QUERY_TAIL_CHARS:
         return query
@@ -166,6 +198,7 @@ class PerfRouter(Router):
         self.predictor = load_predictor(resolve_artifact(own.artifact_dir))
         self.encoder = load_router_encoder(self.predictor.encoder_name)
         check_encoder(self.name, self.predictor.meta, self.encoder)
+        self.queries = QueryEmbeddings(self.encoder)
         try:
             self.model_registry = load_model_registry(MODEL_REGISTRY_PATH)
         except (OSError, ValueError) as exc:
@@ -175,7 +208,7 @@ class PerfRouter(Router):
         own = self.settings.perf_router
         candidates = request.candidates
         query = trim_query(request.features.query)
-        embedding = self.encoder.encode([query])
+        embedding = self.queries.embed(query)
         tasks = self.predictor.task_mix(embedding)[0]
         descriptions = describe_candidates(candidates, self.model_registry)
         best_task = int(np.argmax(tasks))

@@ -7,7 +7,7 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
   TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
   probes, the category classifier with each training model's mean outcome per category, and the reference
   prompts the predictions are anchored on (see `PerfRouterPredictor`);
-- `booster.ubj`: the XGBoost model;
+- the booster's trees, in `arrays.npz` too (`tree_ensemble`: trained by XGBoost, evaluated with numpy);
 - `mlp/`: a trouter network trained on the same prompts (when `mlp_weight` > 0): perf_router's prediction is
   the booster's and the network's, averaged with that weight. The two err differently, so the mean picks
   better than either (see the README's table of what was tried).
@@ -29,7 +29,7 @@ Features of one (prompt, model) pair, built by `pair_features` both at training 
 The category classifier learns the data set's own `category` labels, whatever they are; a data set with a
 single category gives every prompt the same category outcomes, and the trees learn to ignore them.
 
-Only numpy and xgboost are needed: this runs on the core install.
+Only numpy is needed: this runs on the core install.
 """
 
 from __future__ import annotations
@@ -38,20 +38,21 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import MODEL_FEATURE_NAMES, ModelDescription, model_feature_matrix
+from optmod.routing.tree_ensemble import TreeEnsemble
 
 if TYPE_CHECKING:
     from optmod.routing.trouter import TRouterPredictor
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
-BOOSTER_FILE = "booster.ubj"
+TREE_PREFIX = "tree_"  # the booster's arrays in arrays.npz
 MLP_DIR = "mlp"
 NEIGHBOUR_BLOCK = 1024
 PAIR_SIGNALS = ("knn", "probe", "category")
@@ -272,10 +273,10 @@ class PerfRouterPredictor:
     """
 
     def __init__(
-        self, parts: PerfRouterParts, booster: Any, meta: dict[str, Any], mlp: TRouterPredictor | None = None
+        self, parts: PerfRouterParts, trees: TreeEnsemble, meta: dict[str, Any], mlp: TRouterPredictor | None = None
     ) -> None:
         self.parts = parts
-        self.booster = booster
+        self.trees = trees
         self.meta = meta
         self.mlp = mlp
         self.mlp_weight = mlp_weight(meta) if mlp is not None else 0.0
@@ -290,7 +291,7 @@ class PerfRouterPredictor:
         self, embeddings: np.ndarray, chars: np.ndarray, models: Sequence[ModelDescription], **options: Any
     ) -> np.ndarray:
         rows = pair_features(self.parts, embeddings, chars, models, view=self._view(models), **options)
-        predicted = np.asarray(self.booster.inplace_predict(rows, validate_features=False), dtype=np.float32)
+        predicted = self.trees.predict(rows)
         if self.relative:
             # The booster learned each model against the training models' mean on the prompt; the neighbours'
             # mean outcome puts that back on the quality scale.
@@ -338,7 +339,7 @@ def mlp_weight(meta: dict[str, Any]) -> float:
     return float(meta.get("hyper_parameters", {}).get("mlp_weight", 0.0))
 
 
-def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: dict[str, Any]) -> None:
+def save_predictor(out_dir: Path, parts: PerfRouterParts, trees: TreeEnsemble, meta: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     table = parts.neighbours
     np.savez_compressed(
@@ -355,8 +356,8 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: di
         probes=parts.probes,
         category_weights=parts.categories.weights,
         category_quality=parts.categories.quality,
+        **cast(dict[str, Any], trees.to_arrays(TREE_PREFIX)),  # numpy's stubs type every keyword as an array
     )
-    booster.save_model(str(out_dir / BOOSTER_FILE))
     full_meta = {
         **meta,
         "format_version": FORMAT_VERSION,
@@ -371,25 +372,21 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, booster: Any, meta: di
 
 
 def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
-    """Read a perf_router artifact folder; raises `ArtifactError` when it or xgboost is missing or corrupt."""
-    try:
-        import xgboost
-    except ImportError as exc:
-        raise ArtifactError(f"perf_router needs xgboost: {exc}") from None
+    """Read a perf_router artifact folder; raises `ArtifactError` when it is missing or corrupt."""
     try:
         meta = json.loads((artifact_dir / META_FILE).read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
         with np.load(artifact_dir / ARRAYS_FILE, allow_pickle=False) as stored:
-            arrays = {name: np.asarray(stored[name], dtype=np.float32) for name in stored.files}
-        booster = xgboost.Booster()
-        booster.load_model(str(artifact_dir / BOOSTER_FILE))
-        booster.set_param({"nthread": 1})
+            trees = TreeEnsemble.from_arrays(
+                {n: stored[n] for n in stored.files if n.startswith(TREE_PREFIX)}, TREE_PREFIX
+            )
+            arrays = {n: np.asarray(stored[n], dtype=np.float32) for n in stored.files if not n.startswith(TREE_PREFIX)}
         parts = _parts_from(meta, arrays)
-    except (OSError, ValueError, KeyError, TypeError, xgboost.core.XGBoostError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"perf_router artifact in {artifact_dir} is missing or corrupt: {exc}") from None
-    if booster.num_features() != len(feature_names(parts)):
-        raise ArtifactError(f"perf_router artifact in {artifact_dir}: booster and feature table disagree")
+    if trees.feature_count > len(feature_names(parts)):
+        raise ArtifactError(f"perf_router artifact in {artifact_dir}: its trees read features the table lacks")
     mlp = None
     if mlp_weight(meta) > 0:
         # Imported here: the trouter module builds on perf_router's, which builds on this one.
@@ -398,7 +395,7 @@ def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
         mlp = load_trouter(artifact_dir / MLP_DIR)
         if mlp.meta.get("encoder_fingerprint") != meta.get("encoder_fingerprint"):
             raise ArtifactError(f"perf_router artifact in {artifact_dir}: its network came from another encoder")
-    return PerfRouterPredictor(parts, booster, meta, mlp)
+    return PerfRouterPredictor(parts, trees, meta, mlp)
 
 
 def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRouterParts:

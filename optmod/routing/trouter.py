@@ -29,6 +29,7 @@ from optmod.routing.model_description import (
     model_feature_matrix,
 )
 from optmod.routing.perf_router import (
+    QueryEmbeddings,
     check_encoder,
     decide_by_utility,
     describe_candidates,
@@ -182,6 +183,7 @@ class TRouter(Router):
         self.predictor = load_trouter(resolve_artifact(settings.trouter.artifact))
         self.encoder = load_router_encoder(self.predictor.encoder_name)
         check_encoder(self.name, self.predictor.meta, self.encoder)
+        self.queries = QueryEmbeddings(self.encoder)
         expected = self.predictor.weights.layers[0][0].shape[0] - len(self.predictor.weights.feature_mean) - 1
         if expected != self.encoder.dim:
             raise ArtifactError(f"trouter expects {expected}-d embeddings, encoder gives {self.encoder.dim}")
@@ -194,7 +196,7 @@ class TRouter(Router):
         candidates = request.candidates
         query = trim_query(request.features.query)
         descriptions = describe_candidates(candidates, self.model_registry)
-        quality = self.predictor.predict_quality(self.encoder.encode([query]), [query], descriptions)[0]
+        quality = self.predictor.predict_quality(self.queries.embed(query), [query], descriptions)[0]
         return decide_by_utility(request, quality, self.settings.trouter.cost_weight, "trouter")
 
     def describe(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from optmod.routing.perf_router_inference import (
     project,
     save_predictor,
 )
+from optmod.routing.tree_ensemble import from_xgboost
 from optmod.training.data import RoutingDataset
 from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
 
@@ -286,7 +287,7 @@ def train_perf_router(
         "seed": seed,
         "hyper_parameters": asdict(params),
     }
-    save_predictor(out_dir, parts, booster, meta)
+    save_predictor(out_dir, parts, from_xgboost(booster), meta)
     if params.mlp_weight > 0:
         train_trouter(train, encoder, out_dir / MLP_DIR, seed, params.mlp, embeddings)
 
