@@ -6,7 +6,7 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
 - `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, the neighbour table (the
   TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
   probes, the category classifier with each training model's mean outcome per category, and the reference
-  prompts the predictions are anchored on (see `PerfRouterPredictor`);
+  prompts the predictions are anchored on, with their shape features (see `PerfRouterPredictor`);
 - `booster.ubj`: the XGBoost model;
 - `mlp/`: a trouter network trained on the same prompts (when `mlp_weight` > 0): perf_router's prediction is
   the booster's and the network's, averaged with that weight. The two err differently, so the mean picks
