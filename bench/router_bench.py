@@ -6,8 +6,8 @@ artifact is missing is reported as falling back. Prints wall-clock p50 / p99 / m
 p50 / p99 in milliseconds; nothing is asserted. A router that remembers its queries' embeddings (perf_router,
 trouter) is timed twice: on the same query again (an agent's tool loop), and with its memory emptied before
 every decision (a query never seen: the figure to judge the decision budget by). A second table splits
-perf_router's decision into its parts (encoder, features, trees, averaged network), CPU p50 of each part timed
-alone.
+perf_router's decision into its parts (encoder, prompt shape, features, trees, averaged network), CPU p50 of
+each part timed alone.
 
 Run: .venv/bin/python bench/router_bench.py [--repeats 300]
 """
@@ -34,6 +34,7 @@ from optmod.registry import ModelRegistry  # noqa: E402
 from optmod.routing import ROUTERS, RouteRequest, build_router  # noqa: E402
 from optmod.routing.perf_router import PerfRouter, describe_candidates, trim_query  # noqa: E402
 from optmod.routing.perf_router_inference import model_view, pair_features  # noqa: E402
+from optmod.routing.prompt_shape import shape_features  # noqa: E402
 
 PARAGRAPH = (
     "The service returns stale results after a deploy, and the cache keys include the build number. "
@@ -121,11 +122,12 @@ def time_parts(router: PerfRouter, registry: ModelRegistry, prompt: str, repeats
     query = trim_query(prompt)
     embedding = router.encoder.encode([query])
     chars = np.array([len(query)], dtype=np.float32)
-    features = pair_features(predictor.parts, embedding, chars, models, view=view)
-
+    shapes = shape_features([query]) if predictor.parts.shape_features else None
+    features = pair_features(predictor.parts, embedding, chars, models, view=view, shapes=shapes)
     parts = [
         lambda: router.encoder.encode([query]),
-        lambda: pair_features(predictor.parts, embedding, chars, models, view=view),
+        lambda: shape_features([query]),
+        lambda: pair_features(predictor.parts, embedding, chars, models, view=view, shapes=shapes),
         lambda: predictor.trees.predict(features),
         lambda: predictor.mlp.predict_quality(embedding, [query], models) if predictor.mlp else None,
     ]
@@ -145,8 +147,8 @@ def main() -> None:
         for row in time_router(name, args.repeats, new_queries=True):
             print(row, flush=True)
     print()
-    print("| perf_router part (cpu p50 ms) | encoder | features | trees | network |")
-    print("|---|---|---|---|---|")
+    print("| perf_router part (cpu p50 ms) | encoder | prompt shape | features | trees | network |")
+    print("|---|---|---|---|---|---|")
     for row in perf_router_parts(args.repeats):
         print(row, flush=True)
 

@@ -158,3 +158,24 @@ sys.exit(f"imported {loaded}" if loaded else 0)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_perf_router_predicts_from_the_whole_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Training saw each prompt's full length (and shape); the embedding reads a trimmed query, the predictor not.
+    from optmod.config import load_config
+
+    config = load_config()
+    registry = ModelRegistry(config.models, config.primary_model)
+    router = build_router("perf_router", config.routers, registry).router
+    predictor = router.predictor  # type: ignore[attr-defined]
+    seen: list[str] = []
+    original = predictor.predict_quality
+
+    def spy(embeddings: Any, prompts: list[str], models: Any) -> Any:
+        seen.extend(prompts)
+        return original(embeddings, prompts, models)
+
+    monkeypatch.setattr(predictor, "predict_quality", spy)
+    features = extract_features(user("Explain why the cache invalidation fails after a deploy and fix it. " * 80))
+    router.route(RouteRequest(features, registry.models))
+    assert len(features.query) > 5000 and seen == [features.query]

@@ -214,7 +214,8 @@ class PerfRouter(Router):
         best_task = int(np.argmax(tasks))
         familiar = float(tasks[best_task]) >= own.perf_router_min_similarity
         if familiar:
-            quality = self.predictor.predict_quality(embedding, [query], descriptions)[0]
+            # The whole query, as in training: its length is a feature (the embedding read the trimmed one).
+            quality = self.predictor.predict_quality(embedding, [request.features.query], descriptions)[0]
         else:
             quality = np.array([d.capability for d in descriptions], dtype=np.float32)
         costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)

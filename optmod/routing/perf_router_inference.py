@@ -6,7 +6,7 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
 - `arrays.npz`: the PCA projection of the encoder space, the task-type centroids, the neighbour table (the
   TRAIN prompts projected and stored in float16, with each training model's outcome on them), the ridge
   probes, the category classifier with each training model's mean outcome per category, and the reference
-  prompts the predictions are anchored on (see `PerfRouterPredictor`);
+  prompts the predictions are anchored on, with their shape features (see `PerfRouterPredictor`);
 - the booster's trees, in `arrays.npz` too (`tree_ensemble`: trained by XGBoost, evaluated with numpy);
 - `mlp/`: a trouter network trained on the same prompts (when `mlp_weight` > 0): perf_router's prediction is
   the booster's and the network's, averaged with that weight. The two err differently, so the mean picks
@@ -15,10 +15,12 @@ The artifact folder (written by `optmod train --router perf_router`) holds:
 Features of one (prompt, model) pair, built by `pair_features` both at training and at serving time:
 
 - the prompt: its first PCA components, its cosine similarity to each task type and the largest of them, the log
-  of its length, how well the training models did on its nearest training prompts on average, the mean of
-  the training models' ridge probes (a linear map from the embedding to each training model's quality), and
-  the mean of the category outcomes (each training model's mean outcome in the TRAIN categories, mixed by a
-  softmax classifier's probabilities for the prompt: a smooth estimate, where the neighbours are a noisy one);
+  of its length, its shape when the artifact was trained with `shape_features` (`prompt_shape`: counts of
+  numbers, words, sentences, code and maths marks, which a bag-of-tokens embedding cannot see), how well the
+  training models did on its nearest training prompts on average, the mean of the training models' ridge probes
+  (a linear map from the embedding to each training model's quality), and the mean of the category outcomes
+  (each training model's mean outcome in the TRAIN categories, mixed by a softmax classifier's probabilities
+  for the prompt: a smooth estimate, where the neighbours are a noisy one);
 - the model: `model_description.MODEL_FEATURE_NAMES` (log prices, log size, capability score);
 - the pair: the neighbours' outcome for this very model when it was in training (missing otherwise: training
   hides it for a share of rows so the trees learn the unseen-model branch), and the neighbours' outcome for the
@@ -38,18 +40,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import MODEL_FEATURE_NAMES, ModelDescription, model_feature_matrix
+from optmod.routing.prompt_shape import SHAPE_FEATURE_NAMES, shape_features
 from optmod.routing.tree_ensemble import TreeEnsemble
 
 if TYPE_CHECKING:
     from optmod.routing.trouter import TRouterPredictor
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
 TREE_PREFIX = "tree_"  # the booster's arrays in arrays.npz
@@ -96,6 +99,9 @@ class PerfRouterParts:
     # Ridge probes: per training model, a linear map from [embedding, 1] to its quality.
     probes: np.ndarray  # float32 (dim + 1, m_train)
     categories: CategoryModel
+    # Prompt-shape features in the prompt part (`prompt_shape`), and the reference prompts' own.
+    shape_features: bool = False
+    reference_shapes: np.ndarray | None = None  # float32 (R, len(SHAPE_FEATURE_NAMES)) when shape_features
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,7 @@ def feature_names(parts: PerfRouterParts) -> tuple[str, ...]:
         *(f"task_{name}" for name in parts.task_names),
         "task_max",
         "log_chars",
+        *(SHAPE_FEATURE_NAMES if parts.shape_features else ()),
         "knn_mean",
         "probe_mean",
         "category_mean",
@@ -190,6 +197,7 @@ def pair_features(
     probe_outcomes: np.ndarray | None = None,
     category_outcomes: np.ndarray | None = None,
     view: ModelView | None = None,
+    shapes: np.ndarray | None = None,
 ) -> np.ndarray:
     """float32 (n * m, features): row i * m + j describes prompt i with model j.
 
@@ -197,9 +205,15 @@ def pair_features(
     `leave_self_out` (training): each model is left out of its own capability kernel. `self_known` (n, m) bool,
     training only: where False, the model's own neighbour outcome is hidden, as for a model never trained on.
     `probe_outcomes`, `category_outcomes` (training): out-of-fold values of those signals for these prompts.
-    `view`: `model_view(parts, models, leave_self_out)` when the caller keeps it.
+    `view`: `model_view(parts, models, leave_self_out)` when the caller keeps it. `shapes`: the prompts'
+    `shape_features`, required when the artifact uses them.
     """
     n, m = len(embeddings), len(models)
+    shape_columns: list[np.ndarray] = []
+    if parts.shape_features:
+        if shapes is None or shapes.shape != (n, len(SHAPE_FEATURE_NAMES)):
+            raise ValueError("this predictor needs the prompts' shape features")
+        shape_columns.append(shapes)
     keys = project(parts, embeddings)
     sims = task_similarities(parts, embeddings)
     outcomes = neighbour_outcomes(parts.neighbours, keys, parts.k, table_rows)
@@ -212,6 +226,7 @@ def pair_features(
             sims,
             sims.max(axis=1),
             np.log1p(np.asarray(prompt_chars, dtype=np.float32)),
+            *shape_columns,
             knn_mean,
             probed.mean(axis=1),
             nan_mean(by_category, axis=1),
@@ -288,9 +303,15 @@ class PerfRouterPredictor:
         self._views: dict[tuple[ModelDescription, ...], ModelView] = {}
 
     def raw_quality(
-        self, embeddings: np.ndarray, chars: np.ndarray, models: Sequence[ModelDescription], **options: Any
+        self,
+        embeddings: np.ndarray,
+        chars: np.ndarray,
+        shapes: np.ndarray | None,
+        models: Sequence[ModelDescription],
+        **options: Any,
     ) -> np.ndarray:
-        rows = pair_features(self.parts, embeddings, chars, models, view=self._view(models), **options)
+        view = self._view(models)
+        rows = pair_features(self.parts, embeddings, chars, models, view=view, shapes=shapes, **options)
         predicted = self.trees.predict(rows)
         if self.relative:
             # The booster learned each model against the training models' mean on the prompt; the neighbours'
@@ -312,7 +333,11 @@ class PerfRouterPredictor:
         if missing:
             parts = self.parts
             raw = self.raw_quality(
-                parts.reference_embeddings, parts.reference_chars, missing, table_rows=parts.reference_rows
+                parts.reference_embeddings,
+                parts.reference_chars,
+                parts.reference_shapes,
+                missing,
+                table_rows=parts.reference_rows,
             )
             self._reference_means.update(zip(missing, raw.mean(axis=0).tolist(), strict=True))
         return np.array([self._reference_means[m] for m in models], dtype=np.float32)
@@ -321,7 +346,8 @@ class PerfRouterPredictor:
         self, embeddings: np.ndarray, prompts: Sequence[str], models: Sequence[ModelDescription]
     ) -> np.ndarray:
         chars = np.array([len(p) for p in prompts], dtype=np.float32)
-        raw = self.raw_quality(embeddings, chars, models)
+        shapes = shape_features(prompts) if self.parts.shape_features else None
+        raw = self.raw_quality(embeddings, chars, shapes, models)
         capability = np.array([m.capability for m in models], dtype=np.float32)
         boosted = np.clip(raw - self.reference_means(models) + capability, 0.0, 1.0)
         if self.mlp is not None:
@@ -342,8 +368,7 @@ def mlp_weight(meta: dict[str, Any]) -> float:
 def save_predictor(out_dir: Path, parts: PerfRouterParts, trees: TreeEnsemble, meta: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     table = parts.neighbours
-    np.savez_compressed(
-        out_dir / ARRAYS_FILE,
+    arrays: dict[str, Any] = dict(
         mean=parts.mean,
         projection=parts.projection,
         task_centroids=parts.task_centroids,
@@ -356,8 +381,11 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, trees: TreeEnsemble, m
         probes=parts.probes,
         category_weights=parts.categories.weights,
         category_quality=parts.categories.quality,
-        **cast(dict[str, Any], trees.to_arrays(TREE_PREFIX)),  # numpy's stubs type every keyword as an array
+        **trees.to_arrays(TREE_PREFIX),
     )
+    if parts.reference_shapes is not None:
+        arrays["reference_shapes"] = parts.reference_shapes
+    np.savez_compressed(out_dir / ARRAYS_FILE, **arrays)
     full_meta = {
         **meta,
         "format_version": FORMAT_VERSION,
@@ -366,6 +394,7 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, trees: TreeEnsemble, m
         "model_names": list(table.model_names),
         "k": parts.k,
         "capability_bandwidth": parts.capability_bandwidth,
+        "shape_features": parts.shape_features,
         "feature_names": list(feature_names(parts)),
     }
     (out_dir / META_FILE).write_text(json.dumps(full_meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -418,6 +447,10 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
     task_names = tuple(str(n) for n in meta["task_names"])
     if arrays["task_centroids"].shape[0] != len(task_names):
         raise ValueError("task centroids disagree with the task list")
+    use_shapes = bool(meta["shape_features"])
+    shapes = arrays["reference_shapes"] if use_shapes else None
+    if shapes is not None and shapes.shape != (len(arrays["reference_rows"]), len(SHAPE_FEATURE_NAMES)):
+        raise ValueError("reference shapes disagree with the shape features of this version")
     return PerfRouterParts(
         mean=arrays["mean"],
         projection=arrays["projection"],
@@ -432,4 +465,6 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         reference_chars=arrays["reference_chars"],
         probes=arrays["probes"],
         categories=categories,
+        shape_features=use_shapes,
+        reference_shapes=shapes,
     )

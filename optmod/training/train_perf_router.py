@@ -28,6 +28,7 @@ from optmod.routing.perf_router_inference import (
     project,
     save_predictor,
 )
+from optmod.routing.prompt_shape import shape_features
 from optmod.routing.tree_ensemble import from_xgboost
 from optmod.training.data import RoutingDataset
 from optmod.training.train_trouter import TRouterHyperParameters, train_trouter
@@ -62,6 +63,10 @@ class PerfRouterHyperParameters:
     # Learn each model's outcome relative to the mean of all training models on the prompt: a pick only
     # compares models on one prompt, so the prompt's overall difficulty is noise to the trees.
     relative_target: bool = True
+    # Prompt-shape features (`prompt_shape`: counts of numbers, words, sentences, code and maths marks), which the
+    # static encoder cannot see. On five validation splits: routellm mmlu APGR +0.010 (better on all five), the
+    # other pools' AIQ unchanged within 0.001; about 13 us per request.
+    shape_features: bool = True
 
 
 def load_taxonomy(path: Path = TAXONOMY_PATH) -> dict[str, list[str]]:
@@ -196,6 +201,8 @@ def fit_parts(
         reference_chars=np.array([len(dataset.prompts[i]) for i in reference], dtype=np.float32),
         probes=fit_probes(embeddings, dataset.quality, params.ridge),
         categories=fit_categories(embeddings, dataset.categories, dataset.quality, params),
+        shape_features=params.shape_features,
+        reference_shapes=shape_features([dataset.prompts[i] for i in reference]) if params.shape_features else None,
     )
     # The stored keys are float16; training uses the same rounded keys the router will serve with.
     keys = project(partial, embeddings).astype(np.float16).astype(np.float32)
@@ -229,6 +236,7 @@ def training_rows(
         self_known=~hidden,
         probe_outcomes=out_of_fold_probes(embeddings, dataset.quality, params, seed),
         category_outcomes=out_of_fold_categories(dataset, embeddings, params, seed),
+        shapes=shape_features(dataset.prompts) if params.shape_features else None,
     )
     quality = dataset.quality
     if params.relative_target:
