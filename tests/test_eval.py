@@ -180,6 +180,24 @@ def test_trained_router_is_cached_and_leave_models_out_trains_without_the_pool(
     assert report.leave_models_out
 
 
+def test_a_change_in_any_routing_module_retrains(
+    data: Path, tmp_path: Path, calls: list[tuple[str, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "package"
+    (package / "routing").mkdir(parents=True)
+    shape = package / "routing" / "prompt_shape.py"  # a feature module no trainer file names
+    shape.write_text("WINDOW = 2048\n")
+    (package / "ui").mkdir()
+    monkeypatch.setattr(evaluate_module, "PACKAGE_DIR", package)
+    run(data, tmp_path)
+    (package / "ui" / "app.js").write_text("// not routing code")
+    run(data, tmp_path)
+    assert len(calls) == 1
+    shape.write_text("WINDOW = 1024\n")
+    run(data, tmp_path)
+    assert len(calls) == 2
+
+
 def test_validation_evaluates_on_held_out_train_prompts(
     data: Path, tmp_path: Path, calls: list[tuple[str, ...]]
 ) -> None:

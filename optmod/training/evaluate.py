@@ -39,6 +39,8 @@ from optmod.training.sweep import (
 from optmod.training.timing import time_decisions
 
 TRAINED_CACHE_DIR = EMBEDDING_CACHE_DIR.parent / "trained"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACT_CODE = ("routing/*.py", "training/*.py", "encoders.py", "features.py")
 KNN_K = 50
 KNN_BLOCK = 512
 COST_RATIO_SHARES = {"cost_ratio_at_95": 0.95, "cost_ratio_at_98": 0.98, "cost_ratio_at_100": 1.0}
@@ -235,12 +237,19 @@ def router_result(
 
 
 def trainer_fingerprint(trainer: RouterTrainer, train: RoutingDataset, encoder: Encoder, seed: int) -> str:
-    """Changes whenever a retrain could give a different model: code, data rows, models, encoder or seed."""
+    """Changes whenever a retrain could give a different model: code, data rows, models, encoder or seed.
+
+    The code is every module a router's training, artifact format or prediction can live in, not only the
+    trainer's own file: a feature computed in a module of its own changes the model all the same.
+    """
     digest = hashlib.sha256()
-    for function in (trainer.train, trainer.load):
-        source = inspect.getsourcefile(function)
-        digest.update(Path(source).read_bytes() if source else b"")
-    digest.update(json.dumps([train.name, train.model_names, seed, encoder.fingerprint]).encode())
+    own = {inspect.getsourcefile(function) for function in (trainer.train, trainer.load)}
+    for source in sorted(filter(None, own)):  # a trainer may live outside the package
+        digest.update(Path(source).read_bytes())
+    for path in sorted(p for pattern in ARTIFACT_CODE for p in PACKAGE_DIR.glob(pattern)):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    digest.update(json.dumps([trainer.name, train.name, train.model_names, seed, encoder.fingerprint]).encode())
     digest.update("\n".join(train.ids).encode())
     return digest.hexdigest()[:16]
 
@@ -254,7 +263,7 @@ def trained_predictor(
         try:
             return trainer.load(folder)
         except ArtifactError as exc:
-            # The fingerprint covers the trainer's own files, not every module its artifact format lives in.
+            # Code outside the fingerprint (a library's version) can still change what an artifact needs.
             logger.warning("cached %s no longer loads (%s); training it again", folder, exc)
     shutil.rmtree(folder, ignore_errors=True)
     logger.info("training %s with %s on %d prompts -> %s", trainer.name, encoder.name, len(train), folder)
