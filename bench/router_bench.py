@@ -32,7 +32,8 @@ from optmod.encoders import STATIC_ENCODER_DIR  # noqa: E402
 from optmod.features import extract_features  # noqa: E402
 from optmod.registry import ModelRegistry  # noqa: E402
 from optmod.routing import ROUTERS, RouteRequest, build_router  # noqa: E402
-from optmod.routing.perf_router import PerfRouter, describe_candidates, trim_query  # noqa: E402
+from optmod.routing.base import trim_query  # noqa: E402
+from optmod.routing.perf_router import PerfRouter, describe_candidates  # noqa: E402
 from optmod.routing.perf_router_inference import model_view, pair_features  # noqa: E402
 from optmod.routing.prompt_shape import shape_features  # noqa: E402
 

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 from test_learned_routers import FAST_PERF, WordEncoder
 
+from optmod.routing.base import QUERY_HEAD_CHARS, QUERY_TAIL_CHARS, trim_query
 from optmod.routing.model_description import describe_dataset_models
 from optmod.routing.perf_router_inference import feature_names, pair_features
-from optmod.routing.prompt_shape import (
-    HEAD_CHARS,
-    SHAPE_FEATURE_NAMES,
-    TAIL_CHARS,
-    prompt_shape,
-    shape_features,
-    shape_window,
-)
+from optmod.routing.prompt_shape import SHAPE_FEATURE_NAMES, prompt_shape, shape_features
 from optmod.training.data import DatasetModel, RoutingDataset
 from optmod.training.train_perf_router import load_perf_router, train_perf_router
 
@@ -75,11 +69,11 @@ def test_empty_and_blank_prompts_give_zeros_without_errors() -> None:
 
 def test_only_the_head_and_tail_of_a_long_prompt_are_read() -> None:
     middle = " ".join(str(i) for i in range(5000))
-    long_prompt = "a " * HEAD_CHARS + middle + " b" * TAIL_CHARS
+    long_prompt = "a " * QUERY_HEAD_CHARS + middle + " b" * QUERY_TAIL_CHARS
     assert shape_of(long_prompt)["shape_numbers"] == 0  # the numbers sit in the unread middle
-    assert prompt_shape(long_prompt) == prompt_shape(shape_window(long_prompt))
-    # The router embeds the same window: shaping it again changes nothing, so training and serving agree.
-    assert shape_window(shape_window(long_prompt)) == shape_window(long_prompt)
+    assert prompt_shape(long_prompt) == prompt_shape(trim_query(long_prompt))
+    # The router embeds the same window: trimming it again changes nothing, so training and serving agree.
+    assert trim_query(trim_query(long_prompt)) == trim_query(long_prompt)
 
 
 def test_shape_features_is_prompt_shape_row_by_row() -> None:

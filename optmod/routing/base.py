@@ -18,6 +18,17 @@ from optmod.registry import ModelRegistry, expected_cost
 
 # Output tokens assumed when the request sets no limit: the median chat answer is a few hundred tokens.
 DEFAULT_OUTPUT_TOKENS = 400
+# What learned routers read of a long query: its head and tail, where the task shows; the encoder reads a few
+# hundred tokens at most.
+QUERY_HEAD_CHARS = 1536
+QUERY_TAIL_CHARS = 512
+
+
+def trim_query(query: str) -> str:
+    """The query when short, else its head and tail joined by a newline (a trimmed query trims to itself)."""
+    if len(query) <= QUERY_HEAD_CHARS + QUERY_TAIL_CHARS:
+        return query
+    return query[:QUERY_HEAD_CHARS] + "\n" + query[-QUERY_TAIL_CHARS:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,15 @@ import numpy as np
 
 from optmod.config import ROUTING_DIR, ModelConfig, RoutersSettings
 from optmod.registry import ModelRegistry
-from optmod.routing.base import ArtifactError, Decision, ModelScore, Router, RouteRequest, request_cost
+from optmod.routing.base import (
+    ArtifactError,
+    Decision,
+    ModelScore,
+    Router,
+    RouteRequest,
+    request_cost,
+    trim_query,
+)
 from optmod.routing.model_description import (
     MODEL_REGISTRY_PATH,
     ModelDescription,
@@ -41,11 +49,6 @@ from optmod.routing.model_description import (
     load_model_registry,
 )
 from optmod.routing.perf_router_inference import load_predictor
-
-# Head and tail of a long query: the task shows at both ends, and the encoder reads a few hundred tokens at most.
-QUERY_HEAD_CHARS = 1536
-QUERY_TAIL_CHARS = 512
-
 
 # Queries whose embedding a router remembers (about 10 KB each at the longest).
 QUERY_CACHE_SIZE = 1024
@@ -77,12 +80,6 @@ class QueryEmbeddings:
     def forget(self) -> None:
         """Empty it (benchmarks time decisions on queries never seen)."""
         self._known.clear()
-
-
-def trim_query(query: str) -> str:
-    if len(query) <= QUERY_HEAD_CHARS + QUERY_TAIL_CHARS:
-        return query
-    return query[:QUERY_HEAD_CHARS] + "\n" + query[-QUERY_TAIL_CHARS:]
 
 
 def resolve_artifact(value: str) -> Path:

@@ -5,8 +5,8 @@ sentences run, or whether it is laid out as code. `shape_features(texts)` measur
 It runs on the request hot path, so it works on the UTF-8 bytes with C-speed primitives only (`bytes.translate`,
 `bytes.count`, `bytes.split`): no per-character Python loop and no regular expression, about 20 us for 2 KB.
 
-Only a bounded window is read: the first `HEAD_CHARS` and the last `TAIL_CHARS` characters, the same window
-perf_router embeds, so the cost is bounded and a long prompt gets the same figures at training and serving.
+Only a bounded window is read: `routing.base.trim_query`'s head and tail, the same window perf_router embeds,
+so the cost is bounded and a long prompt gets the same figures at training and serving.
 Nothing here knows any data set: the features are generic counts and shares.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-HEAD_CHARS = 1536
-TAIL_CHARS = 512
+from optmod.routing.base import trim_query
+
 _WHITESPACE = b" \t\n\r\f\v"
 _SENTENCE_ENDS = b".?!"
 # Digits kept, everything else a space: the digit runs are then `split()` away. Commas are deleted first, so
@@ -47,13 +47,6 @@ SHAPE_FEATURE_NAMES = (
 )
 
 
-def shape_window(text: str) -> str:
-    """The part of a prompt that is read: all of it when short, its head and tail when long."""
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text
-    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
-
-
 def count_deleted(data: bytes, marks: bytes) -> int:
     """How many bytes of `data` are among `marks` (one C pass, however many marks)."""
     return len(data) - len(data.translate(None, marks))
@@ -61,7 +54,7 @@ def count_deleted(data: bytes, marks: bytes) -> int:
 
 def prompt_shape(text: str) -> tuple[float, ...]:
     """The features of `SHAPE_FEATURE_NAMES` for one prompt, in that order (counts over the read window)."""
-    window = shape_window(text)
+    window = trim_query(text)
     data = window.encode("utf-8")
     size = max(len(data), 1)
     numbers = data.translate(_DIGITS_ONLY, b",").split()

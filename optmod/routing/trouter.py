@@ -21,7 +21,7 @@ import numpy as np
 
 from optmod.config import RoutersSettings
 from optmod.registry import ModelRegistry
-from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest
+from optmod.routing.base import ArtifactError, Decision, Router, RouteRequest, trim_query
 from optmod.routing.model_description import (
     MODEL_REGISTRY_PATH,
     ModelDescription,
@@ -35,7 +35,6 @@ from optmod.routing.perf_router import (
     describe_candidates,
     load_router_encoder,
     resolve_artifact,
-    trim_query,
 )
 
 FORMAT_VERSION = 2
