@@ -179,3 +179,13 @@ def test_perf_router_predicts_from_the_whole_query(monkeypatch: pytest.MonkeyPat
     features = extract_features(user("Explain why the cache invalidation fails after a deploy and fix it. " * 80))
     router.route(RouteRequest(features, registry.models))
     assert len(features.query) > 5000 and seen == [features.query]
+
+
+def test_perf_router_anchors_the_whole_pool_before_its_first_request() -> None:
+    from optmod.config import load_config
+
+    config = load_config()
+    registry = ModelRegistry(config.models, config.primary_model)
+    router = build_router("perf_router", config.routers, registry).router
+    anchored = router.predictor._reference_means  # type: ignore[attr-defined]
+    assert {d.name for d in anchored} == {m.name for m in registry.models}

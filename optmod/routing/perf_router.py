@@ -200,6 +200,11 @@ class PerfRouter(Router):
             self.model_registry = load_model_registry(MODEL_REGISTRY_PATH)
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"perf_router cannot read {MODEL_REGISTRY_PATH.name}: {exc}") from None
+        # Anchoring needs each model's mean prediction over the reference prompts, computed on first use and kept:
+        # computed now for the whole pool (any request's candidates are among them), so the first request does
+        # not wait for it (about 0.2 s).
+        pool = describe_candidates(registry.models, self.model_registry)
+        self.predictor.predict_quality(self.encoder.encode(["warm-up"]), ["warm-up"], pool)
 
     def route(self, request: RouteRequest) -> Decision:
         own = self.settings.perf_router
