@@ -457,6 +457,18 @@ def test_perf_router_with_a_broken_network_is_refused(tmp_path: Path, trained: d
         load_perf_router(tmp_path / "perf")
 
 
+def test_perf_router_trained_on_other_features_is_refused(tmp_path: Path, trained: dict[str, Path]) -> None:
+    import shutil
+
+    shutil.copytree(trained["perf_router"], tmp_path / "perf")
+    meta_path = tmp_path / "perf" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["feature_names"] = meta["feature_names"][:-1]  # the trees' columns no longer line up with the table
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="other features"):
+        load_perf_router(tmp_path / "perf")
+
+
 def test_trouter_numpy_forward_matches_the_torch_checkpoint(trained: dict[str, Path], dataset: RoutingDataset) -> None:
     torch = pytest.importorskip("torch")
     from optmod.routing.trouter import forward, load_trouter, model_inputs

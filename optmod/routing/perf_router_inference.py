@@ -414,8 +414,8 @@ def load_predictor(artifact_dir: Path) -> PerfRouterPredictor:
         parts = _parts_from(meta, arrays)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"perf_router artifact in {artifact_dir} is missing or corrupt: {exc}") from None
-    if trees.feature_count > len(feature_names(parts)):
-        raise ArtifactError(f"perf_router artifact in {artifact_dir}: its trees read features the table lacks")
+    if meta.get("feature_names") != list(feature_names(parts)) or trees.feature_count > len(meta["feature_names"]):
+        raise ArtifactError(f"perf_router artifact in {artifact_dir}: its trees were trained on other features")
     mlp = None
     if mlp_weight(meta) > 0:
         # Imported here: the trouter module builds on perf_router's, which builds on this one.
