@@ -156,14 +156,21 @@ class ReadResult:
     corrupt_lines: int
 
 
-def iter_records(path: Path) -> Iterator[dict[str, Any] | None]:
-    """Each line's record, or None for a line that is not a JSON object (the caller counts those)."""
+def iter_records(path: Path, end: int | None = None) -> Iterator[dict[str, Any] | None]:
+    """Each line's record, or None for a line that is not a JSON object (the caller counts those).
+
+    `end`: read only the lines that lie within the first `end` bytes (the file as it was when a reader began).
+    """
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return
     with handle:
+        position = 0
         for line in handle:
+            position += len(line)
+            if end is not None and position > end:
+                break
             if not line.strip():
                 continue
             try:

@@ -49,11 +49,13 @@ from optmod.pin_stores import build_pin_store
 from optmod.proxy import handle_chat
 from optmod.session_pin import SessionPins
 from optmod.state import AppState, build_runtime
-from optmod.stats import StatsAggregate
+from optmod.stats import RebuildResult, StatsAggregate
 
 logger = logging.getLogger("optmod")
 
 CHAT_PATH = "/v1/chat/completions"
+# A log larger than this (about 70k records, a second to fold) is folded while the proxy already serves.
+BACKGROUND_REBUILD_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,16 +189,25 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
 
 
 def _attach_observers(state: AppState) -> None:
-    """Stats and metrics fold every log record as it is written."""
+    """Stats and metrics fold every log record as it is written; the log already there is folded first."""
     stats = StatsAggregate(lambda: state.runtime.registry)
-    rebuilt = stats.rebuild(state.log.path)
-    logger.info(
-        "stats: %d records from %s in %.2f s, %d corrupt lines skipped",
-        rebuilt.records,
-        state.log.path,
-        rebuilt.seconds,
-        rebuilt.corrupt_lines,
-    )
+    path = state.log.path
+    size = path.stat().st_size if path.exists() else 0
+
+    def report(rebuilt: RebuildResult) -> None:
+        logger.info(
+            "stats: %d records from %s in %.2f s, %d corrupt lines skipped",
+            rebuilt.records,
+            path,
+            rebuilt.seconds,
+            rebuilt.corrupt_lines,
+        )
+
+    if size > BACKGROUND_REBUILD_BYTES:
+        logger.info("stats: folding %.0f MB of %s in the background; /api/stats fills in when done", size / 1e6, path)
+        stats.rebuild_in_background(path, report)
+    else:
+        report(stats.rebuild(path))
     metrics = ProxyMetrics()
     state.log.subscribe(stats.add)
     state.log.subscribe(metrics.observe)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from conftest import RunningProxy, chat_body
+from conftest import RunningProxy, chat_body, make_config_data
 from fastapi import FastAPI
 
+from optmod import main as main_module
 from optmod.config import ModelConfig
 from optmod.dashboard import router
 from optmod.log import AttemptRecord, LogRecord
 from optmod.registry import ModelRegistry
-from optmod.stats import StatsAggregate
+from optmod.stats import RebuildResult, StatsAggregate
+from optmod.stats import aggregate as aggregate_module
 
 NOW = 1_800_001_234.5  # 20 minutes into an hour, so windows start mid-hour
 TIERS = {0: "fast", 1: "reasoning", 2: "oracle"}
@@ -443,6 +447,81 @@ async def test_rebuild_of_a_missing_file_is_empty(tmp_path: Path) -> None:
     result = stats.rebuild(tmp_path / "absent.jsonl")
     assert (result.records, result.corrupt_lines) == (0, 0)
     assert stats.snapshot("24h", 0)["totals"]["requests"] == 0
+
+
+def gate_rebuild(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Holds a rebuild before its first record until the returned event is set: a rebuild caught mid-way."""
+    release = threading.Event()
+    original = aggregate_module.iter_records
+
+    def gated(path: Path, end: int | None = None) -> Iterator[dict[str, Any] | None]:
+        release.wait(timeout=10)
+        yield from original(path, end)
+
+    monkeypatch.setattr(aggregate_module, "iter_records", gated)
+    return release
+
+
+async def test_a_background_rebuild_folds_the_log_then_the_records_written_meanwhile(
+    tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "routing.log.jsonl"
+    write_log(path, records[:400])
+    release = gate_rebuild(monkeypatch)
+    stats = StatsAggregate(pool_of(POOL), clock=lambda: NOW)
+    results: list[RebuildResult] = []
+    thread = stats.rebuild_in_background(path, results.append)
+    with path.open("ab") as log:  # as the proxy does: each new record is appended and handed to the listener
+        for record in records[400:]:
+            log.write(orjson.dumps(record) + b"\n")
+            stats.add(record)
+    during = stats.snapshot("all", 3)
+    assert during["log"]["rebuilding"] and during["totals"]["requests"] == 0
+    release.set()
+    thread.join(timeout=10)
+    assert [r.records for r in results] == [400] and not stats.rebuilding
+    for range_ in RANGES:  # each record counted once, the file's first and then the ones added meanwhile
+        assert_stats(stats.snapshot(range_, 3), expected_stats(records, range_, POOL))
+
+
+async def test_clearing_the_log_during_a_background_rebuild_drops_what_it_was_reading(
+    tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "routing.log.jsonl"
+    write_log(path, records[:400])
+    release = gate_rebuild(monkeypatch)
+    stats = StatsAggregate(pool_of(POOL), clock=lambda: NOW)
+    thread = stats.rebuild_in_background(path, lambda result: None)
+    stats.clear()
+    for record in records[400:]:
+        stats.add(record)
+    release.set()
+    thread.join(timeout=10)
+    for range_ in RANGES:
+        assert_stats(stats.snapshot(range_, 3), expected_stats(records[400:], range_, POOL, corrupt=0))
+
+
+async def test_a_large_log_is_folded_while_the_proxy_already_serves(
+    proxy_factory: Callable[..., Any], tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_path = tmp_path / "big.log.jsonl"
+    write_log(log_path, records)
+    release = gate_rebuild(monkeypatch)
+    monkeypatch.setattr(main_module, "BACKGROUND_REBUILD_BYTES", 0)  # every log counts as large
+    proxy = await proxy_factory(config_data=make_config_data(log_path=str(log_path)))
+    async with httpx.AsyncClient(timeout=20) as http:
+        served = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body("hello"))
+        assert served.status_code == 200  # the rebuild is still held: start-up did not wait for it
+        during = (await http.get(f"{proxy.root}/api/stats", params={"range": "all"})).json()
+        assert during["log"]["rebuilding"] and during["totals"]["requests"] == 0
+        release.set()
+        for _ in range(200):
+            after = (await http.get(f"{proxy.root}/api/stats", params={"range": "all"})).json()
+            if not after["log"]["rebuilding"]:
+                break
+            await asyncio.sleep(0.02)
+    assert not after["log"]["rebuilding"]
+    assert after["log"] == {"records": len(records) + 1, "corrupt_lines": 2, "rebuilding": False}
 
 
 async def test_a_real_server_agrees_with_its_own_log(proxy: RunningProxy) -> None:

@@ -33,6 +33,19 @@ HORIZON_MINUTES = max(WINDOW_MINUTES.values())
 BLOCK_RECORDS = 256
 # A block this small is cheaper to re-add row by row than to merge.
 MIN_MERGED_BLOCK = 8
+# What `_reset` starts afresh, and what a background rebuild hands over when it ends.
+_STATE_FIELDS = (
+    "_total",
+    "_minutes",
+    "_hours",
+    "_ring",
+    "_blocks",
+    "_open",
+    "_seen",
+    "_tiers",
+    "_corrupt_lines",
+    "_last_ts",
+)
 
 
 class RangeError(ValueError):
@@ -71,6 +84,9 @@ class StatsAggregate:
         self._pricing = pricing
         self._clock = clock
         self._lock = threading.Lock()
+        # While a background rebuild runs: the records written meanwhile, folded after it (None: no rebuild).
+        self._pending: list[Row] | None = None
+        self._discard_rebuild = False  # the log was cleared during the rebuild: its result is stale
         self._reset()
 
     def _reset(self) -> None:
@@ -85,13 +101,13 @@ class StatsAggregate:
         self._corrupt_lines = 0
         self._last_ts: float | None = None
 
-    def rebuild(self, path: Path) -> RebuildResult:
-        """Fold the existing JSONL once at start-up, replacing whatever was aggregated before."""
+    def rebuild(self, path: Path, end: int | None = None) -> RebuildResult:
+        """Fold the existing JSONL once at start-up (its first `end` bytes), replacing what was aggregated."""
         started = time.perf_counter()
         corrupt = 0
         with self._lock:
             self._reset()
-            for record in iter_records(path):
+            for record in iter_records(path, end):
                 if record is None:
                     corrupt += 1
                 else:
@@ -101,14 +117,53 @@ class StatsAggregate:
             records = self._seen
         return RebuildResult(records=records, corrupt_lines=corrupt, seconds=time.perf_counter() - started)
 
+    def rebuild_in_background(self, path: Path, done: Callable[[RebuildResult], None]) -> threading.Thread:
+        """Fold the JSONL as it is now in a thread of its own, so a large log does not hold up start-up.
+
+        Records written meanwhile wait and are folded right after it, in order; until then every range answers
+        as if the log were empty, and `/api/stats` says `rebuilding`. `done` gets the result in that thread.
+        """
+        end = path.stat().st_size if path.exists() else 0
+        with self._lock:
+            self._reset()
+            self._pending, self._discard_rebuild = [], False
+        thread = threading.Thread(
+            target=self._rebuild_then_catch_up, args=(path, end, done), name="stats-rebuild", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _rebuild_then_catch_up(self, path: Path, end: int, done: Callable[[RebuildResult], None]) -> None:
+        # Folded into an aggregate of its own: polls and new records never wait for the whole file.
+        fresh = StatsAggregate(self._pricing, self._clock)
+        result = fresh.rebuild(path, end)
+        with self._lock:
+            if not self._discard_rebuild:
+                for name in _STATE_FIELDS:
+                    setattr(self, name, getattr(fresh, name))
+            pending, self._pending = self._pending or [], None
+            for row in pending:
+                self._fold(row)
+        done(result)
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._pending is not None
+
     def add(self, record: Mapping[str, Any]) -> None:
         row = make_row(record)
         with self._lock:
-            self._fold(row)
+            if self._pending is not None:
+                self._pending.append(row)  # a rebuild is running: the log's older records come first
+            else:
+                self._fold(row)
 
     def clear(self) -> None:
         with self._lock:
             self._reset()
+            if self._pending is not None:
+                self._pending.clear()
+                self._discard_rebuild = True
 
     def _fold(self, row: Row) -> None:
         self._ring.append(row)
@@ -151,7 +206,11 @@ class StatsAggregate:
             tally, recent = self._select(selector, int(now // 60))
             body = render_tally(tally, self._pricing(), self._tiers)
             body["recent"] = [render_recent(row) for row in reversed(recent)]
-            body["log"] = {"records": self._total.n, "corrupt_lines": self._corrupt_lines}
+            body["log"] = {
+                "records": self._total.n,
+                "corrupt_lines": self._corrupt_lines,
+                "rebuilding": self._pending is not None,
+            }
         body["range"] = range_
         body["generated_at"] = now
         body["active_pins"] = active_pins
