@@ -8,6 +8,7 @@ import math
 import random
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -462,43 +463,56 @@ def gate_rebuild(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return release
 
 
-async def test_a_background_rebuild_folds_the_log_then_the_records_written_meanwhile(
-    tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@dataclass
+class HeldRebuild:
+    stats: StatsAggregate
+    path: Path
+    release: threading.Event
+    thread: threading.Thread
+    results: list[RebuildResult]
+
+    def finish(self) -> None:
+        self.release.set()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def held(tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldRebuild]:
+    """A background rebuild of the first 400 records, held before its first one (released at the end)."""
     path = tmp_path / "routing.log.jsonl"
     write_log(path, records[:400])
     release = gate_rebuild(monkeypatch)
     stats = StatsAggregate(pool_of(POOL), clock=lambda: NOW)
     results: list[RebuildResult] = []
-    thread = stats.rebuild_in_background(path, results.append)
-    with path.open("ab") as log:  # as the proxy does: each new record is appended and handed to the listener
+    rebuild = HeldRebuild(stats, path, release, stats.rebuild_in_background(path, results.append), results)
+    yield rebuild
+    rebuild.finish()
+
+
+async def test_a_background_rebuild_folds_the_log_then_the_records_written_meanwhile(
+    held: HeldRebuild, records: list[dict[str, Any]]
+) -> None:
+    with held.path.open("ab") as log:  # as the proxy does: each new record is appended and handed to the listener
         for record in records[400:]:
             log.write(orjson.dumps(record) + b"\n")
-            stats.add(record)
-    during = stats.snapshot("all", 3)
+            held.stats.add(record)
+    during = held.stats.snapshot("all", 3)
     assert during["log"]["rebuilding"] and during["totals"]["requests"] == 0
-    release.set()
-    thread.join(timeout=10)
-    assert [r.records for r in results] == [400] and not stats.rebuilding
+    held.finish()
+    assert [r.records for r in held.results] == [400] and not held.stats.rebuilding
     for range_ in RANGES:  # each record counted once, the file's first and then the ones added meanwhile
-        assert_stats(stats.snapshot(range_, 3), expected_stats(records, range_, POOL))
+        assert_stats(held.stats.snapshot(range_, 3), expected_stats(records, range_, POOL))
 
 
 async def test_clearing_the_log_during_a_background_rebuild_drops_what_it_was_reading(
-    tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    held: HeldRebuild, records: list[dict[str, Any]]
 ) -> None:
-    path = tmp_path / "routing.log.jsonl"
-    write_log(path, records[:400])
-    release = gate_rebuild(monkeypatch)
-    stats = StatsAggregate(pool_of(POOL), clock=lambda: NOW)
-    thread = stats.rebuild_in_background(path, lambda result: None)
-    stats.clear()
+    held.stats.clear()
     for record in records[400:]:
-        stats.add(record)
-    release.set()
-    thread.join(timeout=10)
+        held.stats.add(record)
+    held.finish()
     for range_ in RANGES:
-        assert_stats(stats.snapshot(range_, 3), expected_stats(records[400:], range_, POOL, corrupt=0))
+        assert_stats(held.stats.snapshot(range_, 3), expected_stats(records[400:], range_, POOL, corrupt=0))
 
 
 async def test_a_large_log_is_folded_while_the_proxy_already_serves(
