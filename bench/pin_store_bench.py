@@ -144,7 +144,7 @@ async def main() -> None:
         }
         async with redis_server(workdir) as url:
             if url is not None:
-                builders["redis (127.0.0.1)"] = lambda: RedisPinStore(url, 100_000)
+                builders["redis (127.0.0.1)"] = lambda: RedisPinStore(url, 100_000, timeout_s=1.0)
             for name, build in builders.items():
                 pins = SessionPins(build(), config)
                 await run_turns(pins, config, min(args.turns, 500), args.sessions)  # warm up

@@ -102,6 +102,9 @@ class SessionStoreSettings(_Frozen):
     kind: Literal["memory", "sqlite", "redis"] = "sqlite"
     sqlite_path: str = "logs/session_pins.sqlite3"
     redis_url: str | None = None
+    # A pin lookup sits on the request path: a Redis that does not answer within this counts as down, and the
+    # request routes unpinned. Local Redis answers in well under a millisecond; this only bounds the bad case.
+    redis_timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
     max_sessions: Annotated[int, Field(gt=0)] = 100_000
 
     @model_validator(mode="after")

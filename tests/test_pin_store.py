@@ -111,7 +111,7 @@ async def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
             "memory": lambda: made.get(name) or MemoryPinStore(max_sessions),
             "sqlite": lambda: SqlitePinStore(tmp_path / f"{name}.sqlite3", max_sessions),
             # A generous timeout: the test machine may be busy, and a timeout here is not what is tested.
-            "redis": lambda: RedisPinStore(url, max_sessions, prefix=f"test:{run}:{name}:", timeout_s=10),
+            "redis": lambda: RedisPinStore(url, max_sessions, timeout_s=10, prefix=f"test:{run}:{name}:"),
         }
         store = builders[kind]()
         made.setdefault(name, store)
@@ -395,6 +395,16 @@ async def test_describe_shows_windows_and_store(tmp_path: Path) -> None:
     }
 
 
+async def test_the_redis_timeout_comes_from_the_config(tmp_path: Path) -> None:
+    settings = SessionStoreSettings(kind="redis", redis_url="redis://127.0.0.1:6379/0", redis_timeout_s=0.25)
+    store = build_pin_store(settings, tmp_path)
+    assert isinstance(store, RedisPinStore)
+    options = store._client.connection_pool.connection_kwargs
+    assert options["socket_timeout"] == options["socket_connect_timeout"] == 0.25
+    assert SessionStoreSettings().redis_timeout_s == 1.0
+    await store.close()
+
+
 def test_redis_passwords_never_reach_the_status_page() -> None:
     assert redact_url("redis://app:s3cret@cache:6379/0") == "redis://app:***@cache:6379/0"
     assert redact_url("redis://:s3cret@cache:6379") == "redis://:***@cache:6379"
@@ -443,7 +453,7 @@ def test_an_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
 
 
 async def test_a_down_store_routes_unpinned_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
-    store = RedisPinStore(f"redis://127.0.0.1:{free_port()}/0", 10)
+    store = RedisPinStore(f"redis://127.0.0.1:{free_port()}/0", 10, timeout_s=1.0)
     service = SessionPins(store, CONFIG)
     with caplog.at_level(logging.WARNING, logger="optmod.session_pin"):
         await service.record_success("s", CHEAP, Usage())

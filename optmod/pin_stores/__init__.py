@@ -43,7 +43,7 @@ def _build_sqlite(settings: SessionStoreSettings, base_dir: Path) -> PinStore:
 def _build_redis(settings: SessionStoreSettings, base_dir: Path) -> PinStore:
     if not settings.redis_url:  # the config validator already refuses this; kept for direct callers
         raise PinStoreError("session_store.kind 'redis' needs session_store.redis_url")
-    return RedisPinStore(settings.redis_url, settings.max_sessions)
+    return RedisPinStore(settings.redis_url, settings.max_sessions, settings.redis_timeout_s)
 
 
 PIN_STORES: dict[str, Callable[[SessionStoreSettings, Path], PinStore]] = {

@@ -22,10 +22,6 @@ from redis.exceptions import RedisError
 
 from optmod.pin_stores.base import PinRecord, PinStore, PinStoreError, PinWrite
 
-# A pin lookup sits on the request path: a Redis that does not answer within this counts as down, and the
-# request routes unpinned. Local Redis answers in well under a millisecond; this only bounds the bad case.
-SOCKET_TIMEOUT_S = 1.0
-
 _RECORD = """
 local pin, index = KEYS[1], KEYS[2]
 local session, model, ts, savings, warm = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -58,9 +54,8 @@ class RedisPinStore(PinStore):
 
     kind = "redis"
 
-    def __init__(
-        self, url: str, max_sessions: int, prefix: str = "optmod:", timeout_s: float = SOCKET_TIMEOUT_S
-    ) -> None:
+    def __init__(self, url: str, max_sessions: int, timeout_s: float, prefix: str = "optmod:") -> None:
+        """`timeout_s`: connect and reply timeout (`session_store.redis_timeout_s`); slower counts as down."""
         self.url = url
         self.max_sessions = max_sessions
         self._pin_prefix = prefix + "pin:"
