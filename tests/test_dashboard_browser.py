@@ -6,6 +6,7 @@ browser download). Screenshots go to $OPTMOD_ARTIFACTS_DIR when set, else to the
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -205,6 +206,24 @@ async def test_dashboard_is_usable_at_phone_width(proxy: RunningProxy, browser: 
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page must not scroll sideways on a phone"
     await page.screenshot(path=str(artifacts_dir(tmp_path) / "dashboard-phone.png"), full_page=True)
+    await page.close()
+
+
+async def test_dashboard_says_while_it_is_still_reading_a_large_log(proxy: RunningProxy, browser: Any) -> None:
+    stats = await fetch_stats(proxy)
+    page = await browser.new_page()
+    await page.goto(f"{proxy.root}/ui?interval=400")
+    await wait_for_renders(page, 1)
+    assert "reading the log" not in await page.locator("#updated").inner_text()
+    rebuilding = {**stats, "log": {**stats["log"], "rebuilding": True}}
+
+    async def answer_rebuilding(route: Any) -> None:
+        await route.fulfill(status=200, content_type="application/json", body=json.dumps(rebuilding))
+
+    await page.route("**/api/stats*", answer_rebuilding)  # as /api/stats answers while a big log is folded
+    await page.wait_for_function(
+        "document.querySelector('#updated').innerText.includes('reading the log')", timeout=UI_WAIT_MS
+    )
     await page.close()
 
 

@@ -204,7 +204,9 @@ function render(s) {
   window.__optmodStats = s;
   document.body.dataset.renders = String(view.renders);
   document.body.dataset.range = view.range;
-  $("updated").textContent = `updated ${fmt.time(s.generated_at)} · ${view.range}`;
+  // A large log is folded in the background at start-up: until then the figures cover nothing yet.
+  const rebuilding = s.log && s.log.rebuilding ? " · reading the log…" : "";
+  $("updated").textContent = `updated ${fmt.time(s.generated_at)} · ${view.range}${rebuilding}`;
 }
 
 async function refresh() {
