@@ -192,7 +192,7 @@ def _attach_observers(state: AppState) -> None:
     """Stats and metrics fold every log record as it is written; the log already there is folded first."""
     stats = StatsAggregate(lambda: state.runtime.registry)
     path = state.log.path
-    size = path.stat().st_size if path.exists() else 0
+    size = path.stat().st_size  # the log is open, so the file exists
 
     def report(rebuilt: RebuildResult) -> None:
         logger.info(
@@ -205,7 +205,7 @@ def _attach_observers(state: AppState) -> None:
 
     if size > BACKGROUND_REBUILD_BYTES:
         logger.info("stats: folding %.0f MB of %s in the background; /api/stats fills in when done", size / 1e6, path)
-        stats.rebuild_in_background(path, report)
+        stats.rebuild_in_background(path, size, report)
     else:
         report(stats.rebuild(path))
     metrics = ProxyMetrics()

@@ -227,10 +227,14 @@ class ChatCall:
             error_message=_redact(error_message, self.runtime.secrets),
         )
 
-    def estimate_usage(self, content_chars: int) -> Usage:
-        return Usage(
+    def usage_of(self, reported: Usage | None, content_chars: int) -> tuple[Usage, bool]:
+        """The provider's usage, or an estimate when it reported none (the flag says which)."""
+        if reported is not None and reported.prompt_tokens > 0:
+            return reported, False
+        estimate = Usage(
             prompt_tokens=self.features.estimated_tokens, completion_tokens=max(content_chars // CHARS_PER_TOKEN, 1)
         )
+        return estimate, True
 
     def headers(self, model: ModelConfig | None) -> dict[str, str]:
         headers = {
@@ -336,10 +340,7 @@ def _answer(call: ChatCall, model: ModelConfig, completion: Completion) -> Respo
     async def after_answer() -> None:
         # The record, the log line and the stats and metrics fed from it wait until the answer is on its way:
         # they cost the client nothing there. No await before the line is written, so nothing runs in between.
-        usage = completion.usage
-        estimated = usage is None or usage.prompt_tokens == 0
-        if estimated or usage is None:
-            usage = call.estimate_usage(completion.content_chars)
+        usage, estimated = call.usage_of(completion.usage, completion.content_chars)
         call.state.log.append(call.record(200, model, usage, estimated, finished=finished))
         # Awaited here rather than in a task of its own: the answer is already sent.
         try:
@@ -348,11 +349,6 @@ def _answer(call: ChatCall, model: ModelConfig, completion: Completion) -> Respo
             logger.exception("recording the session pin failed")
 
     return JsonAnswer(completion.body, call.headers(model), after_answer)
-
-
-def _remember_success(call: ChatCall, model: ModelConfig, usage: Usage | None) -> None:
-    if usage is not None:
-        call.state.tasks.spawn(call.state.pins.record_success(call.session_id, model, usage))
 
 
 def _pass_through(call: ChatCall, model: ModelConfig, failure: Failure) -> Response:
@@ -408,15 +404,13 @@ def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> Re
 def _finish_stream(
     call: ChatCall, model: ModelConfig, stream: OpenStream, ttft_ms: float, failure: Failure | None
 ) -> None:
-    usage = stream.usage
-    estimated = usage is None or usage.prompt_tokens == 0
-    if estimated:
-        usage = call.estimate_usage(stream.content_chars)
+    usage, estimated = call.usage_of(stream.usage, stream.content_chars)
     if not stream.done and failure is None:
         failure = Failure("client_disconnected", None, "the client went away before the stream ended")
     call.state.log.append(call.record(200, model, usage, estimated, ttft_ms=ttft_ms, error=failure))
     if failure is None:
-        _remember_success(call, model, usage)
+        # A task of its own: this runs as the relay ends, where the client may already be gone.
+        call.state.tasks.spawn(call.state.pins.record_success(call.session_id, model, usage))
 
 
 def _sse_error(message: str) -> bytes:

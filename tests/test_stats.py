@@ -484,7 +484,8 @@ def held(tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.Monk
     release = gate_rebuild(monkeypatch)
     stats = StatsAggregate(pool_of(POOL), clock=lambda: NOW)
     results: list[RebuildResult] = []
-    rebuild = HeldRebuild(stats, path, release, stats.rebuild_in_background(path, results.append), results)
+    thread = stats.rebuild_in_background(path, path.stat().st_size, results.append)
+    rebuild = HeldRebuild(stats, path, release, thread, results)
     yield rebuild
     rebuild.finish()
 

@@ -99,9 +99,12 @@ class PerfRouterParts:
     # Ridge probes: per training model, a linear map from [embedding, 1] to its quality.
     probes: np.ndarray  # float32 (dim + 1, m_train)
     categories: CategoryModel
-    # Prompt-shape features in the prompt part (`prompt_shape`), and the reference prompts' own.
-    shape_features: bool = False
-    reference_shapes: np.ndarray | None = None  # float32 (R, len(SHAPE_FEATURE_NAMES)) when shape_features
+    # The reference prompts' shapes (`prompt_shape`), when the prompt part has shape features at all.
+    reference_shapes: np.ndarray | None = None  # float32 (R, len(SHAPE_FEATURE_NAMES))
+
+    @property
+    def shape_features(self) -> bool:
+        return self.reference_shapes is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +397,6 @@ def save_predictor(out_dir: Path, parts: PerfRouterParts, trees: TreeEnsemble, m
         "model_names": list(table.model_names),
         "k": parts.k,
         "capability_bandwidth": parts.capability_bandwidth,
-        "shape_features": parts.shape_features,
         "feature_names": list(feature_names(parts)),
     }
     (out_dir / META_FILE).write_text(json.dumps(full_meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -447,8 +449,7 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
     task_names = tuple(str(n) for n in meta["task_names"])
     if arrays["task_centroids"].shape[0] != len(task_names):
         raise ValueError("task centroids disagree with the task list")
-    use_shapes = bool(meta["shape_features"])
-    shapes = arrays["reference_shapes"] if use_shapes else None
+    shapes = arrays.get("reference_shapes")
     if shapes is not None and shapes.shape != (len(arrays["reference_rows"]), len(SHAPE_FEATURE_NAMES)):
         raise ValueError("reference shapes disagree with the shape features of this version")
     return PerfRouterParts(
@@ -465,6 +466,5 @@ def _parts_from(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PerfRout
         reference_chars=arrays["reference_chars"],
         probes=arrays["probes"],
         categories=categories,
-        shape_features=use_shapes,
         reference_shapes=shapes,
     )

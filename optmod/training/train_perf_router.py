@@ -201,7 +201,6 @@ def fit_parts(
         reference_chars=np.array([len(dataset.prompts[i]) for i in reference], dtype=np.float32),
         probes=fit_probes(embeddings, dataset.quality, params.ridge),
         categories=fit_categories(embeddings, dataset.categories, dataset.quality, params),
-        shape_features=params.shape_features,
         reference_shapes=shape_features([dataset.prompts[i] for i in reference]) if params.shape_features else None,
     )
     # The stored keys are float16; training uses the same rounded keys the router will serve with.

@@ -204,7 +204,7 @@ function render(s) {
   window.__optmodStats = s;
   document.body.dataset.renders = String(view.renders);
   document.body.dataset.range = view.range;
-  // A large log is folded in the background at start-up: until then the figures cover nothing yet.
+  // A large log is folded in the background at start-up: until it ends the figures are still filling in.
   const rebuilding = s.log && s.log.rebuilding ? " · reading the log…" : "";
   $("updated").textContent = `updated ${fmt.time(s.generated_at)} · ${view.range}${rebuilding}`;
 }
