@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -57,7 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     for name, overrides in json.loads(args.variants).items():
         params = dataclasses.replace(PerfRouterHyperParameters(), **overrides)
-        # Each variant trains into its own cache folder: the trainer's fingerprint does not see the overrides.
+        # Each variant trains into a cache folder of its own settings: the trainer's fingerprint covers the code,
+        # not the overrides, so two runs that give one name different overrides never share a trained router.
+        settings = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
         registry.TRAINERS["perf_router"] = variant_trainer(params)
         for case, seed in itertools.product(args.cases.split(","), [int(s) for s in args.seeds.split(",")]):
             spec = CASES[case]
@@ -70,7 +73,7 @@ def main() -> None:
                 validation_share=args.share,
                 seed=seed,
                 timing_queries=0,
-                trained_dir=evaluate.TRAINED_CACHE_DIR.parent / "variants" / f"{name}-{args.share}",
+                trained_dir=evaluate.TRAINED_CACHE_DIR.parent / "variants" / f"{name}-{settings}-{args.share}",
             )
             for result in evaluate.evaluate(request).results:
                 if result.kind != "single" and result.name.startswith(("perf_router", *BASELINES)):

@@ -3,7 +3,7 @@
 Builds each router as the proxy does (config.yaml's settings, the committed artifacts, the configured pool as
 candidates) and times `route()` alone: feature extraction is timed by bench/features_bench.py. A router whose
 artifact is missing is reported as falling back. Prints wall-clock p50 / p99 / max and the thread's CPU time
-p50 / p99 in milliseconds; nothing is asserted. A router that remembers its queries' embeddings (perf_router,
+p50 / p99 in milliseconds, the time to build the router and its first decision after that; nothing is asserted. A router that remembers its queries' embeddings (perf_router,
 trouter) is timed twice: on the same query again (an agent's tool loop), and with its memory emptied before
 every decision (a query never seen: the figure to judge the decision budget by). A second table splits
 perf_router's decision into its parts (encoder, prompt shape, features, trees, averaged network), CPU p50 of
@@ -21,6 +21,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -46,13 +47,16 @@ PARAGRAPH = (
 COMMON_WORDS = slice(1996, 12000)
 
 
+@functools.cache
+def common_words() -> list[str]:
+    vocabulary = Tokenizer.from_file(str(STATIC_ENCODER_DIR / "tokenizer.json")).get_vocab()
+    return [w for w in sorted(vocabulary, key=vocabulary.__getitem__)[COMMON_WORDS] if w.isalpha()]
+
+
 def make_prompt(tokens: int) -> str:
     """About `tokens` tokens (4 characters each): the task paragraph, then everyday words drawn at random (seeded),
     so that the text is not one paragraph repeated, which would flatter any per-word cache."""
-    vocabulary = Tokenizer.from_file(str(STATIC_ENCODER_DIR / "tokenizer.json")).get_vocab()
-    by_id = sorted(vocabulary, key=vocabulary.__getitem__)[COMMON_WORDS]
-    words = [w for w in by_id if w.isalpha()]
-    filler = np.random.default_rng(tokens).choice(words, size=tokens).tolist()
+    filler = np.random.default_rng(tokens).choice(common_words(), size=tokens).tolist()
     return (PARAGRAPH + " ".join(filler))[: tokens * 4]
 
 
@@ -70,9 +74,14 @@ def time_router(name: str, repeats: int, new_queries: bool = False) -> list[str]
             return []
         label += ", new query"
     rows = []
+    first_ms = "-"
     for tokens in (50, 500, 8000):
         body = {"messages": [{"role": "user", "content": make_prompt(tokens)}]}
         request = RouteRequest(features=extract_features(body), candidates=registry.models)
+        if not rows:  # the router's first decision since it was built: what the proxy's first request waits for
+            started = time.perf_counter()
+            active.router.route(request)
+            first_ms = f"{(time.perf_counter() - started) * 1000:.1f}"
         for _ in range(10):
             decision = active.router.route(request)  # warm caches and lazy imports
         # perf_router skips its prediction for a prompt unlike every task type: that would not time the model.
@@ -89,7 +98,7 @@ def time_router(name: str, repeats: int, new_queries: bool = False) -> list[str]
         p50, p99 = np.percentile(samples, [50, 99])
         cpu50, cpu99 = np.percentile(cpu, [50, 99])
         rows.append(
-            f"| {shown} | {tokens} | {p50:.3f} | {p99:.3f} | {cpu50:.3f} | {cpu99:.3f} | {samples.max():.3f} | {load_ms:.0f} |"
+            f"| {shown} | {tokens} | {p50:.3f} | {p99:.3f} | {cpu50:.3f} | {cpu99:.3f} | {samples.max():.3f} | {load_ms:.0f} | {first_ms} |"
         )
     return rows
 
@@ -140,8 +149,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
     # Wall time suffers when other processes share the CPU; the thread's CPU time shows the work itself.
-    print("| router | prompt tokens | p50 ms | p99 ms | cpu p50 ms | cpu p99 ms | max ms | load ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| router | prompt tokens | p50 ms | p99 ms | cpu p50 ms | cpu p99 ms | max ms | load ms | first decision ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in ROUTERS:
         for row in time_router(name, args.repeats):
             print(row, flush=True)

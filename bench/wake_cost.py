@@ -21,6 +21,7 @@ import multiprocessing
 import socket
 import statistics
 import time
+from collections.abc import Callable
 
 GAPS_MS = (0.0, 1.0, 5.0, 20.0, 50.0)
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "route this request " * 12}] * 3}
@@ -32,14 +33,14 @@ def python_work() -> None:
         {str(i): i for i in range(40)}
 
 
-def cpu_after_gap(work: object, gap_s: float, rounds: int) -> float:
+def cpu_after_gap(work: Callable[[], None], gap_s: float, rounds: int) -> float:
     """Median CPU microseconds of `work()` when it starts `gap_s` after the previous one ended."""
     samples = []
     for _ in range(rounds):
         if gap_s:
             time.sleep(gap_s)
         start = time.thread_time_ns()
-        work()  # type: ignore[operator]
+        work()
         samples.append((time.thread_time_ns() - start) / 1000)
     return statistics.median(samples)
 
@@ -60,17 +61,13 @@ def loopback_sender(rounds_per_gap: int) -> list[tuple[float, float]]:
     results = []
     with connection:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def send_and_wait() -> None:
-            connection.sendall(message)
-
         for gap_ms in GAPS_MS:
             samples = []
             for _ in range(rounds_per_gap):
                 if gap_ms:
                     time.sleep(gap_ms / 1000)
                 start = time.thread_time_ns()
-                send_and_wait()
+                connection.sendall(message)
                 samples.append((time.thread_time_ns() - start) / 1000)
                 connection.recv(1)
             results.append((gap_ms, statistics.median(samples)))

@@ -122,7 +122,8 @@ class StaticEncoder:
     def pooled(self, texts: Sequence[str]) -> np.ndarray:
         """The weighted mean token vectors before the linear map (what the distillation fits the map on)."""
         pooled = np.zeros((len(texts), self._table.shape[1]), dtype=np.float32)
-        # The fast variant skips the character offsets, a fifth of the tokenizer's time, which nothing here reads.
+        # The fast variant skips the character offsets, which nothing here reads: 0.55 -> 0.46 ms for 500 tokens
+        # (bench/encoder_bench.py, before and after).
         clipped = [t[:STATIC_MAX_CHARS] for t in texts]
         encodings = self._tokenizer.encode_batch_fast(clipped, add_special_tokens=False)
         for row, encoding in enumerate(encodings):

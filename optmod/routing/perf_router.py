@@ -202,7 +202,7 @@ class PerfRouter(Router):
             raise ArtifactError(f"perf_router cannot read {MODEL_REGISTRY_PATH.name}: {exc}") from None
         # Anchoring needs each model's mean prediction over the reference prompts, computed on first use and kept:
         # computed now for the whole pool (any request's candidates are among them), so the first request does
-        # not wait for it (about 0.2 s).
+        # not wait for it (0.1 s or more: `bench/router_bench.py`'s first-decision column).
         pool = describe_candidates(registry.models, self.model_registry)
         self.predictor.predict_quality(self.encoder.encode(["warm-up"]), ["warm-up"], pool)
 

@@ -1,8 +1,9 @@
 """A trained XGBoost tree ensemble, evaluated with numpy alone.
 
 perf_router's booster is trained with XGBoost, but serving it through XGBoost costs more in the call (argument
-checks, a JSON config per call, ctypes) than the trees themselves: about 0.4 ms for ten rows against 0.2 ms here
-(`python bench/router_bench.py`, perf_router's parts table). Serving without it also keeps xgboost out of the
+checks, a JSON config per call, ctypes) than the trees themselves: 0.27 ms for ten rows against 0.13 ms here
+(`bench/router_bench.py`'s parts table, run on the last revision that served through XGBoost, 60cf100, and on
+this one). Serving without it also keeps xgboost out of the
 core install: it is only needed to train.
 
 Every tree is stored as a complete binary tree of the ensemble's depth in heap order (node i has children
