@@ -133,6 +133,11 @@ class ServerSettings(_Frozen):
     admin_token_env: str = "OPTMOD_ADMIN_TOKEN"
 
 
+# Read once, when the process starts: the listening socket, the log file, the pin store and the connection
+# pools' timeouts. A config reload reports a change to them rather than applying it.
+STARTUP_SETTINGS = ("server", "log_path", "session_store", "limits.connect_timeout_s", "limits.read_timeout_s")
+
+
 class Config(_Frozen):
     """The whole of config.yaml, validated."""
 
@@ -171,6 +176,17 @@ class Config(_Frozen):
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def startup_changes(self, new: Config) -> list[str]:
+        """The settings read only when the process starts (`STARTUP_SETTINGS`) whose value `new` changes."""
+
+        def value(config: Config, dotted: str) -> Any:
+            found: Any = config
+            for part in dotted.split("."):
+                found = getattr(found, part)
+            return found
+
+        return [name for name in STARTUP_SETTINGS if value(self, name) != value(new, name)]
 
     def with_base_url(self, base_url: str) -> Config:
         """The same pool pointed at one upstream: how demo mode aims every model at the simulator."""

@@ -8,6 +8,7 @@ that lists the valid ones.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Any
 
@@ -17,7 +18,10 @@ from optmod import __version__
 from optmod.config import ConfigError, load_config
 from optmod.errors import AuthenticationError, InvalidRequestError, NotFoundError
 from optmod.routing import ROUTERS, UnknownRouterError
+from optmod.session_pin import PinWindows
 from optmod.state import COMPRESSOR, AppState, build_runtime
+
+logger = logging.getLogger("optmod")
 
 COMPRESSOR_STATES = {"on": True, "off": False}
 VIRTUAL_MODEL = "optmod"
@@ -125,7 +129,11 @@ async def clear_log(request: Request) -> dict[str, Any]:
 
 @router.post("/optmod/restart", dependencies=admin)
 async def restart(request: Request) -> dict[str, Any]:
-    """Re-read config.yaml in-process; requests in flight finish on the runtime they started with."""
+    """Re-read config.yaml in-process; requests in flight finish on the runtime they started with.
+
+    The pool, routers, mutators, limits, pin windows and the compressor setting apply at once; a change to a
+    setting read only at start-up (`STARTUP_SETTINGS`) is listed in `needs_process_restart` and logged.
+    """
     state = _state(request)
     try:
         config = load_config(state.config_path)
@@ -137,5 +145,17 @@ async def restart(request: Request) -> dict[str, Any]:
         runtime = build_runtime(config, state.forwarder, state.runtime.router.requested)
     except (KeyError, ValueError) as exc:
         raise InvalidRequestError(f"config not reloaded, the running one stays: {exc}") from None
+    previous = state.runtime.config
     state.runtime = runtime
-    return {"reloaded": str(state.config_path), "models": len(runtime.registry), "router": runtime.router.requested}
+    state.pins.windows = PinWindows.from_config(config)
+    if config.compressor.enabled != previous.compressor.enabled:  # an edit of the file wins over the last toggle
+        state.compressor_enabled = config.compressor.enabled
+    pending = state.started_config.startup_changes(config)
+    if pending:
+        logger.warning("config reloaded; %s take effect at the next start of the process", ", ".join(pending))
+    return {
+        "reloaded": str(state.config_path),
+        "models": len(runtime.registry),
+        "router": runtime.router.requested,
+        "needs_process_restart": pending,
+    }

@@ -175,6 +175,7 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
     state = AppState(
         config_path=settings.config_path,
         runtime=build_runtime(config, forwarder),
+        started_config=config,
         forwarder=forwarder,
         log=log,
         cooldowns=Cooldowns(),

@@ -76,6 +76,8 @@ class AppState:
 
     config_path: Path
     runtime: Runtime
+    # The config the process started with: its start-up settings (`STARTUP_SETTINGS`) are the ones in force.
+    started_config: Config
     forwarder: Forwarder
     log: RequestLog
     cooldowns: Cooldowns

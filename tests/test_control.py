@@ -104,6 +104,38 @@ async def test_restart_reloads_config_and_keeps_it_when_invalid(proxy: RunningPr
     assert len(proxy.state.runtime.registry) == 5
 
 
+async def test_restart_applies_pin_windows_and_compressor_and_names_what_needs_a_new_process(
+    proxy: RunningProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = yaml.safe_load(proxy.config_path.read_text())
+    data["session_pin_hard_window_s"] = 7.0
+    data["session_pin_soft_window_s"] = 70.0
+    data["compressor"] = {"enabled": False}
+    data["log_path"] = "elsewhere.jsonl"
+    data["session_store"] = {"kind": "sqlite"}
+    proxy.config_path.write_text(yaml.safe_dump(data))
+    async with httpx.AsyncClient() as http:
+        reloaded = (await http.post(f"{proxy.root}/optmod/restart")).json()
+        status = (await http.get(f"{proxy.root}/optmod/status")).json()
+        unchanged = (await http.post(f"{proxy.root}/optmod/restart")).json()
+    assert reloaded["needs_process_restart"] == ["log_path", "session_store"]
+    assert "log_path, session_store take effect at the next start" in caplog.text
+    assert (status["session_pins"]["hard_window_s"], status["session_pins"]["soft_window_s"]) == (7.0, 70.0)
+    assert status["compressor"]["enabled"] is False
+    assert status["log_path"] == str(proxy.state.log.path) and not status["log_path"].endswith("elsewhere.jsonl")
+    # Still pending on a second reload: the process runs with the log and store it started with.
+    assert unchanged["needs_process_restart"] == ["log_path", "session_store"]
+
+
+async def test_restart_keeps_a_compressor_toggle_the_file_does_not_change(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{proxy.root}/optmod/compressor/off")
+        reloaded = (await http.post(f"{proxy.root}/optmod/restart")).json()
+        status = (await http.get(f"{proxy.root}/optmod/status")).json()
+    assert reloaded["needs_process_restart"] == []
+    assert status["compressor"]["enabled"] is False
+
+
 async def test_admin_token_guards_state_changes(proxy_factory: Any) -> None:
     proxy = await proxy_factory(environ={"OPTMOD_ADMIN_TOKEN": "s3cret-token"})
     async with httpx.AsyncClient() as http:
