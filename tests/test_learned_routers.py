@@ -524,3 +524,25 @@ def test_query_embeddings_are_remembered_read_only_and_bounded(monkeypatch: pyte
     queries.forget()
     queries.embed("prove the lemma")
     assert encoder.calls == 5
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["perf_router", "trouter", "decision_tree"])
+def test_optmod_train_reproduces_the_committed_artifact(name: str, tmp_path: Path) -> None:
+    """The committed artifacts are the project's own output: `optmod train` on ../shared/data gives them back
+    byte for byte (a change to training that is not followed by a retrain fails here)."""
+    from optmod.training.commands import main
+
+    pytest.importorskip("xgboost")
+    pytest.importorskip("torch")
+    committed = TRAINERS[name].artifact_dir
+    meta_path = committed / "meta.json"
+    dataset_name = json.loads(meta_path.read_text())["dataset"] if meta_path.is_file() else "mmlu-pro"
+    folder = SHARED_DATA / dataset_name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is not there")
+    assert main(["train", "--data", str(folder), "--router", name, "--out", str(tmp_path)]) == 0
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written
+    for relative in written:
+        assert (tmp_path / relative).read_bytes() == (committed / relative).read_bytes(), relative
