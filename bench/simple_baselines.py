@@ -43,7 +43,7 @@ SHOWN = ("aiq", "cost_ratio_at_95", "cost_ratio_at_98", "apgr", "cpt50", "cpt80"
 def label_prior(train: RoutingDataset, categories: list[str]) -> np.ndarray:
     """Each model's mean train outcome in each prompt's own labelled category (overall mean if unseen)."""
     train_categories = np.asarray(train.categories)
-    overall = np.nanmean(train.quality, axis=0)
+    overall = np.asarray(np.nanmean(train.quality, axis=0))
     means: dict[str, np.ndarray] = {
         c: np.nanmean(train.quality[train_categories == c], axis=0) for c in np.unique(train_categories)
     }
