@@ -276,8 +276,25 @@ def train_perf_router(
     params: PerfRouterHyperParameters | None = None,
     embeddings: np.ndarray | None = None,
 ) -> None:
-    """Fit perf_router on `train` (the TRAIN split) and write its artifact folder to `out_dir`."""
-    params = params or PerfRouterHyperParameters()
+    """Fit perf_router on `train` (the TRAIN split) and write its artifact folder to `out_dir`.
+
+    BLAS runs on one thread throughout: its sums then come out in the same order on any machine and in any
+    process (the proxy limits BLAS for itself, which once made a retrain in the test run differ by a bit).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        _train_perf_router(train, encoder, out_dir, seed, params or PerfRouterHyperParameters(), embeddings)
+
+
+def _train_perf_router(
+    train: RoutingDataset,
+    encoder: Encoder,
+    out_dir: Path,
+    seed: int,
+    params: PerfRouterHyperParameters,
+    embeddings: np.ndarray | None,
+) -> None:
     if embeddings is None:
         embeddings = cached_embeddings(train, encoder, EMBEDDING_CACHE_DIR)
     taxonomy = load_taxonomy()
