@@ -1,10 +1,11 @@
 """Where perf_router sends traffic under different knob settings, for the configured pool.
 
-    python bench/perf_router_knobs.py [--data ../shared/data]
+    python bench/perf_router_knobs.py [--data ../shared/data] [--explain PROMPT]
 
 Routes a fixed sample of prompts (the first 150 mmlu-pro prompts, every 100th routellm prompt, and a few chat
 lines) with the committed artifact and prints, per setting, the expected cost per 1,000 requests and the
-share of each model. It is how config.yaml's defaults were chosen.
+share of each model. It is how config.yaml's defaults were chosen. `--explain` prints instead the decision the
+configured router (config.yaml's knobs) makes for one prompt: the pick, its reason and the top alternatives.
 """
 
 from __future__ import annotations
@@ -41,9 +42,20 @@ def sample_prompts(data: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--explain", metavar="PROMPT", help="show config.yaml's decision for this prompt")
     args = parser.parse_args()
     config = load_config()
     registry = ModelRegistry(config.models, config.primary_model)
+    if args.explain is not None:
+        router = build_router("perf_router", config.routers, registry).router
+        features = extract_features({"messages": [{"role": "user", "content": args.explain}]})
+        decision = router.route(RouteRequest(features, registry.models))
+        print(f"{decision.model}: {decision.reason}")
+        for score in sorted(decision.scores, key=lambda s: -s.score)[:4]:
+            print(
+                f"  {score.model}: predicted quality {score.quality:.3f}, cost ${score.cost:.6f}, score {score.score:.3f}"
+            )
+        return
     prompts = sample_prompts(args.data)
     for threshold, alpha in SETTINGS:
         knobs = config.routers.perf_router.model_copy(
