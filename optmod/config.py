@@ -79,10 +79,11 @@ class TRouterSettings(_Frozen):
 
 
 class PerfRouterSettings(_Frozen):
+    # The defaults are config.yaml's, chosen with bench/perf_router_knobs.py (README, "Default knobs").
     artifact_dir: str = "artifacts/perf_router"
-    perf_router_cost_weight: NonNegativeFloat = 1.0
+    perf_router_cost_weight: NonNegativeFloat = 3.0
     perf_router_baseline: str | None = None
-    perf_router_degradation_threshold: Annotated[float, Field(ge=0, le=1)] = 0.05
+    perf_router_degradation_threshold: Annotated[float, Field(ge=0, le=1)] = 0.15
     perf_router_min_similarity: Annotated[float, Field(ge=-1, le=1)] = 0.2
 
 
@@ -145,7 +146,7 @@ class Config(_Frozen):
     router: str = "perf_router"
     primary_model: str
     routers: RoutersSettings = RoutersSettings()
-    mutators: tuple[str, ...] = ("thinking_mode",)
+    mutators: tuple[str, ...] = ("thinking_mode", "tool_result_compressor")
     compressor: CompressorSettings = CompressorSettings()
     session_pin_hard_window_s: NonNegativeFloat = 300.0
     session_pin_soft_window_s: NonNegativeFloat = 1800.0

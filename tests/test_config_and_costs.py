@@ -26,6 +26,14 @@ def test_the_shipped_config_is_valid_and_has_the_reference_pool() -> None:
     assert config.session_pin_hard_window_s == 300 and config.session_pin_soft_window_s == 1800
 
 
+def test_a_config_that_leaves_settings_out_gets_the_shipped_config_values() -> None:
+    """Leaving a block out of config.yaml must not quietly change routing or turn the compressor off."""
+    shipped = load_config()
+    minimal = parse_config({"primary_model": shipped.primary_model, "models": [m.model_dump() for m in shipped.models]})
+    differing = [name for name in type(shipped).model_fields if getattr(minimal, name) != getattr(shipped, name)]
+    assert differing == []
+
+
 @pytest.mark.parametrize(
     ("change", "names"),
     [
