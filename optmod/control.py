@@ -131,8 +131,10 @@ async def clear_log(request: Request) -> dict[str, Any]:
 async def restart(request: Request) -> dict[str, Any]:
     """Re-read config.yaml in-process; requests in flight finish on the runtime they started with.
 
-    The pool, routers, mutators, limits, pin windows and the compressor setting apply at once; a change to a
-    setting read only at start-up (`STARTUP_SETTINGS`) is listed in `needs_process_restart` and logged.
+    The pool, routers' settings, mutators, limits and pin windows apply at once. The active router and the
+    compressor switch follow the file only where it changed them: an edit wins over the last runtime switch,
+    an untouched line keeps it. A change to a setting read only at start-up (`STARTUP_SETTINGS`) is listed in
+    `needs_process_restart` and logged.
     """
     state = _state(request)
     try:
@@ -141,14 +143,15 @@ async def restart(request: Request) -> dict[str, Any]:
         raise InvalidRequestError(f"config not reloaded, the running one stays: {exc}") from None
     if state.demo_base_url:
         config = config.with_base_url(state.demo_base_url)
+    previous = state.runtime.config
+    router_name = config.router if config.router != previous.router else state.runtime.router.requested
     try:
-        runtime = build_runtime(config, state.forwarder, state.runtime.router.requested)
+        runtime = build_runtime(config, state.forwarder, router_name)
     except (KeyError, ValueError) as exc:
         raise InvalidRequestError(f"config not reloaded, the running one stays: {exc}") from None
-    previous = state.runtime.config
     state.runtime = runtime
     state.pins.windows = PinWindows.from_config(config)
-    if config.compressor.enabled != previous.compressor.enabled:  # an edit of the file wins over the last toggle
+    if config.compressor.enabled != previous.compressor.enabled:
         state.compressor_enabled = config.compressor.enabled
     pending = state.started_config.startup_changes(config)
     if pending:

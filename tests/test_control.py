@@ -127,13 +127,27 @@ async def test_restart_applies_pin_windows_and_compressor_and_names_what_needs_a
     assert unchanged["needs_process_restart"] == ["log_path", "session_store"]
 
 
-async def test_restart_keeps_a_compressor_toggle_the_file_does_not_change(proxy: RunningProxy) -> None:
+async def test_restart_keeps_runtime_switches_the_file_does_not_change(proxy: RunningProxy) -> None:
     async with httpx.AsyncClient() as http:
         await http.post(f"{proxy.root}/optmod/compressor/off")
+        await http.post(f"{proxy.root}/optmod/router/passthrough")
         reloaded = (await http.post(f"{proxy.root}/optmod/restart")).json()
         status = (await http.get(f"{proxy.root}/optmod/status")).json()
-    assert reloaded["needs_process_restart"] == []
+    assert reloaded["needs_process_restart"] == [] and reloaded["router"] == "passthrough"
     assert status["compressor"]["enabled"] is False
+    assert status["router"]["active"] == "passthrough"
+
+
+async def test_restart_applies_a_router_edited_in_the_file(proxy: RunningProxy) -> None:
+    data = yaml.safe_load(proxy.config_path.read_text())
+    assert data["router"] == "rule_based"
+    data["router"] = "passthrough"
+    proxy.config_path.write_text(yaml.safe_dump(data))
+    async with httpx.AsyncClient() as http:
+        reloaded = (await http.post(f"{proxy.root}/optmod/restart")).json()
+        answer = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())
+    assert reloaded["router"] == "passthrough"
+    assert answer.headers["x-optmod-router"] == "passthrough"
 
 
 async def test_admin_token_guards_state_changes(proxy_factory: Any) -> None:
