@@ -46,7 +46,7 @@ from optmod.forwarder import Forwarder
 from optmod.log import RequestLog
 from optmod.metrics import ProxyMetrics
 from optmod.pin_stores import build_pin_store
-from optmod.proxy import handle_chat
+from optmod.proxy import handle_chat, new_request_id
 from optmod.session_pin import SessionPins
 from optmod.state import AppState, build_runtime
 from optmod.stats import RebuildResult, StatsAggregate
@@ -69,8 +69,11 @@ class AppSettings:
     demo_latency_scale: float = 1.0
 
 
-def _error_response(error: OptmodError) -> Response:
-    return Response(error_json(error), error.status, headers=error.headers(), media_type="application/json")
+def _error_response(error: OptmodError, request_id: str | None = None) -> Response:
+    headers = error.headers()
+    if request_id is not None:  # a chat request's error names its line in the log
+        headers = headers | {"x-optmod-request-id": request_id}
+    return Response(error_json(error), error.status, headers=headers, media_type="application/json")
 
 
 async def _optmod_error(request: Request, exc: Exception) -> Response:
@@ -97,9 +100,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return _error_response(InvalidRequestError(f"invalid request: {first.get('msg', 'bad input')}", param=param))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
+async def _unexpected_error(request: Request, exc: Exception, request_id: str | None = None) -> Response:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
-    return _error_response(InternalError("optmod hit an internal error; see its log"))
+    return _error_response(InternalError("optmod hit an internal error; see its log"), request_id)
 
 
 class OptmodApp(FastAPI):
@@ -115,12 +118,13 @@ class OptmodApp(FastAPI):
             return
         scope["app"] = self
         request = Request(scope, receive, send)
+        request_id = new_request_id()
         try:
-            response = await handle_chat(request)
+            response = await handle_chat(request, request_id)
         except OptmodError as exc:
-            response = _error_response(exc)
+            response = _error_response(exc, request_id)
         except Exception as exc:
-            await (await _unexpected_error(request, exc))(scope, receive, send)
+            await (await _unexpected_error(request, exc, request_id))(scope, receive, send)
             raise
         await response(scope, receive, send)
 

@@ -249,7 +249,7 @@ class ChatCall:
 
 
 def _alternative(score: ModelScore) -> Alternative:
-    return Alternative(score.model, round(score.quality, 4), score.cost, round(score.score, 6))
+    return Alternative(score.model, round(score.quality, 4), score.cost, round(score.score, 6), score.eligible)
 
 
 def _redact(text: str | None, secrets: frozenset[str]) -> str | None:
@@ -266,13 +266,18 @@ def _redact_bytes(body: bytes, secrets: frozenset[str]) -> bytes:
     return body
 
 
-async def handle_chat(request: Request) -> Response:
+def new_request_id() -> str:
+    return os.urandom(8).hex()
+
+
+async def handle_chat(request: Request, request_id: str | None = None) -> Response:
+    """The chat endpoint. `request_id` is the caller's, so that an error answer can name the logged request."""
     state: AppState = request.app.state.optmod
     runtime = state.runtime
     limits = runtime.config.limits
     started = time.perf_counter()
     arrived = state.clock()
-    request_id = os.urandom(8).hex()
+    request_id = request_id or new_request_id()
     try:
         body = await read_json_body(request, limits.max_body_bytes, limits.max_json_depth)
         check_chat_body(body)

@@ -54,6 +54,7 @@ async def test_bad_bodies_get_openai_errors_and_are_logged(
     assert healthy.status_code == 200
     first, second = proxy.records()
     assert first["status"] == status and first["ok"] is False and first["error_type"] == "invalid_request_error"
+    assert response.headers["x-optmod-request-id"] == first["request_id"]  # the answer names its log line
     assert second["ok"] is True
     assert len(proxy.simulator.received) == 1, "a rejected request must never reach a provider"
 

@@ -48,6 +48,7 @@ async def test_an_unexpected_error_answers_500_and_still_writes_a_record(proxy: 
     assert response.json()["error"]["type"] == "server_error"
     record = proxy.records()[-1]
     assert record["status"] == 500 and record["ok"] is False
+    assert response.headers["x-optmod-request-id"] == record["request_id"]
     assert record["error_type"] == "server_error" and record["error_message"] == "RuntimeError: kaput"
 
 
