@@ -40,6 +40,7 @@ class Alternative:
     quality: float
     cost: float
     score: float
+    eligible: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -546,3 +546,22 @@ def test_optmod_train_reproduces_the_committed_artifact(name: str, tmp_path: Pat
     assert written
     for relative in written:
         assert (tmp_path / relative).read_bytes() == (committed / relative).read_bytes(), relative
+
+
+def test_alternatives_put_eligible_candidates_first_and_flag_the_filtered_ones() -> None:
+    from optmod.routing.base import Decision
+    from optmod.routing.perf_router import choose
+
+    # "dear" scores best but the degradation filter ruled it out; "mid" and "cheap" were weighed.
+    names = ["cheap", "mid", "dear", "worst"]
+    choice = choose(
+        names,
+        quality=np.array([0.70, 0.72, 0.95, 0.10]),
+        costs=np.array([1.0, 2.0, 1.0, 1.0]),
+        cost_weight=0.1,
+        eligible=np.array([True, True, False, True]),
+    )
+    decision = Decision(model=names[choice.index], reason="", confidence=1.0, scores=choice.scores)
+    assert decision.model == "cheap"
+    listed = [(s.model, s.eligible) for s in decision.alternatives()]
+    assert listed == [("mid", True), ("worst", True), ("dear", False)]

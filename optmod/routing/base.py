@@ -39,6 +39,9 @@ class ModelScore:
     quality: float
     cost: float
     score: float
+    # False when a filter before the trade-off (perf_router's degradation threshold) ruled the model out, so a
+    # reader of the log is not left wondering why a higher score lost.
+    eligible: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,9 @@ class Decision:
     scores: tuple[ModelScore, ...] = ()
 
     def alternatives(self, count: int = 3) -> tuple[ModelScore, ...]:
-        """The best-scored candidates other than the chosen one."""
+        """The best-scored candidates other than the chosen one, the eligible ones first."""
         others = [s for s in self.scores if s.model != self.model]
-        return tuple(sorted(others, key=lambda s: s.score, reverse=True)[:count])
+        return tuple(sorted(others, key=lambda s: (s.eligible, s.score), reverse=True)[:count])
 
 
 class ArtifactError(RuntimeError):

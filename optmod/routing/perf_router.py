@@ -140,8 +140,8 @@ def choose(
     others = np.delete(masked, index)
     margin = float(masked[index] - others.max()) if others.size and np.isfinite(others.max()) else math.inf
     scores = tuple(
-        ModelScore(model=name, quality=round(float(q), 4), cost=float(c), score=round(float(u), 4))
-        for name, q, c, u in zip(names, quality, costs, utility, strict=True)
+        ModelScore(model=name, quality=round(float(q), 4), cost=float(c), score=round(float(u), 4), eligible=bool(a))
+        for name, q, c, u, a in zip(names, quality, costs, utility, allowed, strict=True)
     )
     return Choice(index=index, scores=scores, margin=margin)
 
