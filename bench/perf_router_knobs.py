@@ -19,7 +19,7 @@ from pathlib import Path
 from optmod.config import load_config
 from optmod.features import extract_features
 from optmod.registry import ModelRegistry
-from optmod.routing import RouteRequest, build_router
+from optmod.routing import Decision, RouteRequest, build_router
 
 SETTINGS = [  # (degradation threshold, cost weight)
     (0.05, 1.0),
@@ -28,6 +28,7 @@ SETTINGS = [  # (degradation threshold, cost weight)
     (0.15, 3.0),
     (1.0, 10.0),
 ]
+UNFAMILIAR = "unfamiliar prompt"  # how perf_router's reason marks a prompt below the similarity floor
 CHAT = ["hi", "thanks!", "write a haiku about rain", "what's the capital of France?", "fix this: def f(x): return x+"]
 
 
@@ -47,9 +48,9 @@ def main() -> None:
     config = load_config()
     registry = ModelRegistry(config.models, config.primary_model)
     if args.explain is not None:
-        router = build_router("perf_router", config.routers, registry).router
+        active = build_router("perf_router", config.routers, registry)
         features = extract_features({"messages": [{"role": "user", "content": args.explain}]})
-        decision = router.route(RouteRequest(features, registry.models))
+        decision = active.router.route(RouteRequest(features, registry.models))
         print(f"{decision.model}: {decision.reason}")
         for score in sorted(decision.scores, key=lambda s: -s.score)[:4]:
             print(
@@ -63,14 +64,22 @@ def main() -> None:
         )
         router = build_router("perf_router", config.routers.model_copy(update={"perf_router": knobs}), registry)
         picks: collections.Counter[str] = collections.Counter()
+        decisions: list[Decision] = []  # the last setting's, for the unfamiliar count (knobs do not change it)
         cost = 0.0
         for prompt in prompts:
             features = extract_features({"messages": [{"role": "user", "content": prompt}]})
             decision = router.router.route(RouteRequest(features, registry.models))
+            decisions.append(decision)
             picks[decision.model] += 1
             cost += next(s.cost for s in decision.scores if s.model == decision.model)
         shares = ", ".join(f"{name} {count / len(prompts):.0%}" for name, count in picks.most_common())
         print(f"threshold {threshold:<4} alpha {alpha:<4} ${cost / len(prompts) * 1000:.3f} per 1k requests: {shares}")
+    unfamiliar = [p for p, d in zip(prompts, decisions, strict=True) if UNFAMILIAR in d.reason]
+    chat = sum(p in CHAT for p in unfamiliar)
+    print(
+        f"unfamiliar (best task similarity below {config.routers.perf_router.perf_router_min_similarity}): "
+        f"{len(unfamiliar) - chat} of {len(prompts) - len(CHAT)} benchmark prompts, {chat} of {len(CHAT)} chat lines"
+    )
 
 
 if __name__ == "__main__":
