@@ -20,6 +20,7 @@ from optmod.config import load_config
 from optmod.features import extract_features
 from optmod.registry import ModelRegistry
 from optmod.routing import Decision, RouteRequest, build_router
+from optmod.routing.base import request_cost
 
 SETTINGS = [  # (degradation threshold, cost weight)
     (0.05, 1.0),
@@ -68,10 +69,11 @@ def main() -> None:
         cost = 0.0
         for prompt in prompts:
             features = extract_features({"messages": [{"role": "user", "content": prompt}]})
-            decision = router.router.route(RouteRequest(features, registry.models))
+            request = RouteRequest(features, registry.models)
+            decision = router.router.route(request)
             decisions.append(decision)
             picks[decision.model] += 1
-            cost += next(s.cost for s in decision.scores if s.model == decision.model)
+            cost += request_cost(registry[decision.model], request)
         shares = ", ".join(f"{name} {count / len(prompts):.0%}" for name, count in picks.most_common())
         print(f"threshold {threshold:<4} alpha {alpha:<4} ${cost / len(prompts) * 1000:.3f} per 1k requests: {shares}")
     unfamiliar = [p for p, d in zip(prompts, decisions, strict=True) if UNFAMILIAR in d.reason]

@@ -254,14 +254,20 @@ def test_perf_router_baseline_bounds_the_loss(config_settings: tuple[RoutersSett
 
 
 @pytest.mark.usefixtures("word_encoder")
-def test_perf_router_unfamiliar_prompt_uses_priors(config_settings: tuple[RoutersSettings, ModelRegistry]) -> None:
+def test_perf_router_leaves_an_unfamiliar_prompt_to_rule_based(
+    config_settings: tuple[RoutersSettings, ModelRegistry],
+) -> None:
     settings, registry = config_settings
     own = settings.perf_router.model_copy(update={"perf_router_min_similarity": 1.01, "perf_router_cost_weight": 0.0})
     router = ROUTERS["perf_router"](settings.model_copy(update={"perf_router": own}), registry)
-    decision = router.route(route_request("zzz qqq", registry))
-    assert "unfamiliar" in decision.reason
-    best_prior = max(registry.models, key=lambda m: m.quality_prior)
-    assert decision.model == best_prior.name
+    request = route_request("zzz qqq", registry)
+    decision = router.route(request)
+    by_rules = ROUTERS["rule_based"](settings, registry).route(request)
+    assert decision.model == by_rules.model
+    assert "unfamiliar prompt" in decision.reason and decision.reason.endswith(by_rules.reason)
+    assert decision.confidence == round(by_rules.confidence / 2, 3)
+    # The capability priors alone would have picked the strongest model for a line of noise.
+    assert decision.model != max(registry.models, key=lambda m: m.quality_prior).name
 
 
 # Artifacts: round trip, and a missing or corrupt one makes the app fall back to rule_based.

@@ -7,8 +7,10 @@ candidate's quality with the XGBoost model of `perf_router_inference`, and pick.
 How the knobs in `config.yaml` (`routers.perf_router`) act, in this order:
 
 1. `perf_router_min_similarity`: when the prompt's best cosine similarity to any task type is below it, the
-   prompt is unfamiliar, the predictions are not trusted, and each candidate's quality is its capability score
-   (`quality_prior` in config.yaml). The reason says so and the confidence is halved.
+   prompt is unfamiliar ("hi", "ok", a line of noise): the predictions are not trusted and rule_based, whose
+   rules read the request's features, decides instead. The reason says so and the confidence is halved. (Taking
+   each model's `quality_prior` instead sent every greeting to the oracle tier: with the priors alone the
+   degradation threshold keeps only the strongest models.)
 2. `perf_router_baseline` and `perf_router_degradation_threshold`: only candidates whose predicted quality is
    at least the baseline's predicted quality minus the threshold are eligible. The baseline is the named model
    when it is a candidate for this request, else (and when null) the candidate with the best predicted quality.
@@ -49,6 +51,7 @@ from optmod.routing.model_description import (
     load_model_registry,
 )
 from optmod.routing.perf_router_inference import load_predictor
+from optmod.routing.rule_based import RuleBasedRouter
 
 # Queries whose embedding a router remembers (about 10 KB each at the longest).
 QUERY_CACHE_SIZE = 1024
@@ -205,6 +208,7 @@ class PerfRouter(Router):
         # not wait for it (0.1 s or more: `bench/router_bench.py`'s first-decision column).
         pool = describe_candidates(registry.models, self.model_registry)
         self.predictor.predict_quality(self.encoder.encode(["warm-up"]), ["warm-up"], pool)
+        self.unfamiliar = RuleBasedRouter(settings, registry)
 
     def route(self, request: RouteRequest) -> Decision:
         own = self.settings.perf_router
@@ -214,24 +218,34 @@ class PerfRouter(Router):
         tasks = self.predictor.task_mix(embedding)[0]
         descriptions = describe_candidates(candidates, self.model_registry)
         best_task = int(np.argmax(tasks))
-        familiar = float(tasks[best_task]) >= own.perf_router_min_similarity
-        if familiar:
-            # The whole query, as in training: its length is a feature (the embedding read the trimmed one).
-            quality = self.predictor.predict_quality(embedding, [request.features.query], descriptions)[0]
-        else:
-            quality = np.array([d.capability for d in descriptions], dtype=np.float32)
+        task_name = self.predictor.parts.task_names[best_task]
+        if tasks[best_task] < own.perf_router_min_similarity:
+            return self._route_unfamiliar(request, f"{task_name} {tasks[best_task]:.2f}")
+        # The whole query, as in training: its length is a feature (the embedding read the trimmed one).
+        quality = self.predictor.predict_quality(embedding, [request.features.query], descriptions)[0]
         costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
         names = [m.name for m in candidates]
         reference = self._reference_quality(names, quality)
         eligible = quality >= reference - own.perf_router_degradation_threshold - 1e-9
         choice = choose(names, quality, costs, own.perf_router_cost_weight, eligible)
-        task_name = self.predictor.parts.task_names[best_task]
         reason = f"perf_router: {compare_text(choice, choice.index)}; task: {task_name} {tasks[best_task]:.2f}"
-        confidence = confidence_from_margin(choice.margin)
-        if not familiar:
-            reason += f" (unfamiliar prompt, below {own.perf_router_min_similarity:.2f}: capability priors used)"
-            confidence = round(confidence / 2, 3)
-        return Decision(model=names[choice.index], reason=reason, confidence=confidence, scores=choice.scores)
+        return Decision(
+            model=names[choice.index],
+            reason=reason,
+            confidence=confidence_from_margin(choice.margin),
+            scores=choice.scores,
+        )
+
+    def _route_unfamiliar(self, request: RouteRequest, nearest_task: str) -> Decision:
+        floor = self.settings.perf_router.perf_router_min_similarity
+        decision = self.unfamiliar.route(request)
+        return Decision(
+            model=decision.model,
+            reason=f"perf_router: unfamiliar prompt (nearest task {nearest_task}, below {floor:.2f}), so "
+            + decision.reason,
+            confidence=round(decision.confidence / 2, 3),
+            scores=decision.scores,
+        )
 
     def _reference_quality(self, names: Sequence[str], quality: np.ndarray) -> float:
         baseline = self.settings.perf_router.perf_router_baseline
