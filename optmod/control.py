@@ -66,6 +66,8 @@ async def status(request: Request) -> dict[str, Any]:
     return {
         "version": __version__,
         "demo": state.demo,
+        # Where the demo's simulated providers listen: their /_sim endpoints (faults, received) are there.
+        "demo_simulator": state.demo_base_url.removesuffix("/v1") if state.demo_base_url else None,
         "uptime_s": round(time.time() - state.started_at, 1),
         "router": {
             "requested": active.requested,

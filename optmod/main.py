@@ -171,7 +171,9 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
         from optmod.simulator import SimulatedProvider
 
         simulator = SimulatedProvider.from_config(config, latency_scale=settings.demo_latency_scale)
-        config = config.with_base_url(await simulator.start())
+        base_url = await simulator.start()
+        config = config.with_base_url(base_url)
+        logger.info("demo: simulated providers at %s (faults: POST /_sim/faults there)", base_url.removesuffix("/v1"))
     forwarder = Forwarder(config.limits, settings.environ)
     log = RequestLog(resolve_path(settings.config_path, config.log_path))
     store = build_pin_store(config.session_store, settings.config_path.resolve().parent)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 import yaml
-from conftest import RunningProxy, chat_body, make_config_data
+from conftest import RunningProxy, chat_body, free_port, make_config_data, write_config
 
 from optmod.cli import BindRefusedError, check_bind
 from optmod.config import parse_config
+from optmod.main import AppSettings, create_app
 from optmod.routing import ROUTERS
 from optmod.simulator import Fault
 
@@ -185,3 +188,27 @@ async def test_status_shows_pool_router_pins_and_compressor(proxy: RunningProxy)
     assert status["router"]["requested"] == "rule_based" and status["router"]["fallback_reason"] is None
     assert status["session_pins"]["active"] == 0
     assert "enabled" in status["compressor"]
+
+
+async def test_demo_mode_names_its_simulator_so_faults_can_be_injected(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, make_config_data())
+    app = create_app(AppSettings(config_path=config_path, demo=True, environ={}, demo_latency_scale=0))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    try:
+        for _ in range(250):  # bounded: at most 5 s
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(timeout=20) as http:
+            status = (await http.get(f"http://127.0.0.1:{port}/optmod/status")).json()
+            simulator = status["demo_simulator"]
+            assert status["demo"] is True and simulator.startswith("http://127.0.0.1:")
+            fault = [{"kind": "status", "status": 503, "times": 1}]
+            assert (await http.post(f"{simulator}/_sim/faults", json=fault)).status_code == 200
+            answer = await http.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=chat_body())
+        assert answer.status_code == 200 and answer.headers["x-optmod-attempts"] == "2"  # the fault was met
+    finally:
+        server.should_exit = True
+        await task

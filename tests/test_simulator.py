@@ -318,6 +318,24 @@ async def test_tool_choice_names_the_tool_or_turns_tools_off(start: Start, http:
     assert "tool_calls" not in off["choices"][0]["message"]
 
 
+async def test_a_tool_result_is_answered_with_text_so_an_agent_loop_ends(
+    start: Start, http: aiohttp.ClientSession
+) -> None:
+    sim = await start()
+    first = (await post(http, sim, make_body(tools=[weather_tool()]))).json()["choices"][0]["message"]
+    call = first["tool_calls"][0]
+    turn = [
+        {"role": "user", "content": "Why is the sky blue?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21 C"},
+    ]
+    answered = (await post(http, sim, make_body(messages=turn, tools=[weather_tool()]))).json()["choices"][0]
+    assert answered["finish_reason"] == "stop" and answered["message"]["content"]
+    # A caller that insists on the tool still gets a call.
+    required = make_body(messages=turn, tools=[weather_tool()], tool_choice="required")
+    assert (await post(http, sim, required)).json()["choices"][0]["finish_reason"] == "tool_calls"
+
+
 async def test_streamed_tool_call_reassembles_to_the_same_call(start: Start, http: aiohttp.ClientSession) -> None:
     sim = await start()
     body = make_body(tools=[weather_tool()])

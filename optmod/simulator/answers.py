@@ -160,10 +160,11 @@ def compose_json(response_format: Mapping[str, Any], text: Answer, chunk_tokens:
 
 
 def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The function to call: the one `tool_choice` names, else the first tool; None when tools are off."""
+    """The function to call: the one `tool_choice` names, else the first tool; None when tools are off, and
+    under `auto` once the last message is a tool's result (the model answers it, so an agent's loop ends)."""
     tools = body.get("tools")
     choice = body.get("tool_choice", "auto")
-    if not isinstance(tools, list) or choice == "none":
+    if not isinstance(tools, list) or choice == "none" or (choice == "auto" and _answers_a_tool(body)):
         return None
     functions: list[Mapping[str, Any]] = [
         tool["function"] for tool in tools if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
@@ -173,6 +174,12 @@ def pick_function(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     named = choice.get("function") if isinstance(choice, Mapping) else None
     wanted = named.get("name") if isinstance(named, Mapping) else None
     return next((f for f in functions if f.get("name") == wanted), functions[0])
+
+
+def _answers_a_tool(body: Mapping[str, Any]) -> bool:
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    return isinstance(last, Mapping) and last.get("role") == "tool"
 
 
 def compose_tool_call(function: Mapping[str, Any], draws: Draws, chunk_tokens: int) -> Answer:
