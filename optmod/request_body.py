@@ -72,6 +72,11 @@ def check_chat_body(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise InvalidRequestError("'tools' must be an array", param="tools")
+    for limit in ("max_tokens", "max_completion_tokens"):
+        # Routing prices the answer by this limit: a negative one would make every model look free.
+        value = body.get(limit)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise InvalidRequestError(f"'{limit}' must be a positive integer; got {value!r}", param=limit)
 
 
 def _check_message(message: Any, index: int) -> None:

@@ -27,6 +27,13 @@ BAD_BODIES = [
     ("model wrong type", b'{"model": 5, "messages": [{"role": "user", "content": "hi"}]}', 400, "model"),
     ("stream wrong type", b'{"stream": "yes", "messages": [{"role": "user", "content": "hi"}]}', 400, "stream"),
     ("tools wrong type", b'{"tools": {}, "messages": [{"role": "user", "content": "hi"}]}', 400, "tools"),
+    ("max_tokens negative", b'{"max_tokens": -5, "messages": [{"role": "user", "content": "hi"}]}', 400, "max_tokens"),
+    (
+        "max_completion_tokens not a number",
+        b'{"max_completion_tokens": "lots", "messages": [{"role": "user", "content": "hi"}]}',
+        400,
+        "max_completion_tokens",
+    ),
 ]
 
 
