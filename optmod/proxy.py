@@ -396,7 +396,9 @@ def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> Re
             if not stream.done:
                 failure = Failure("stream_cut", 200, f"{model.name}: stream ended without [DONE]")
         except Exception as exc:
-            failure = Failure("stream_cut", 200, f"{model.name}: stream broke after the first content ({exc!r:.80})")
+            failure = Failure(
+                "stream_cut", 200, f"{model.name}: stream broke after the first content ({type(exc).__name__}: {exc})"
+            )
         finally:
             stream.close()
             _finish_stream(call, model, stream, ttft_ms, failure)

@@ -87,6 +87,9 @@ async def test_stream_cut_after_first_content_ends_visibly_and_is_not_resent(pro
     assert len(proxy.simulator.received) == 1, "after the commit point nothing may be re-sent"
     [record] = proxy.records()
     assert record["ok"] is False and record["error_type"] == "stream_cut"
+    # The whole reason, not a repr cut off mid-sentence.
+    assert last["error"]["message"] == record["error_message"]
+    assert record["error_message"].endswith(")") and "Error: " in record["error_message"]
 
 
 async def test_rate_limit_cools_the_model_down_for_retry_after(proxy: RunningProxy) -> None:
