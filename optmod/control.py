@@ -57,6 +57,16 @@ async def list_models(request: Request) -> dict[str, Any]:
     return {"object": "list", "data": models}
 
 
+@router.get("/v1/models/{model_id:path}")
+async def retrieve_model(model_id: str, request: Request) -> dict[str, Any]:
+    """One entry of the list (pool names hold slashes, hence the path parameter)."""
+    listed: list[dict[str, Any]] = (await list_models(request))["data"]
+    found = next((m for m in listed if m["id"] == model_id), None)
+    if found is None:
+        raise NotFoundError(f"no model {model_id!r} in the pool; GET /v1/models lists them", code="model_not_found")
+    return found
+
+
 @router.get("/optmod/status")
 async def status(request: Request) -> dict[str, Any]:
     state = _state(request)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from optmod.metrics import ProxyMetrics
 from optmod.stats import RangeError, StatsAggregate
@@ -66,6 +66,12 @@ async def get_live_stats(request: Request) -> Response:
 async def get_metrics(request: Request) -> Response:
     body, content_type = _state(request).metrics.render()
     return Response(body, media_type=content_type, headers=NO_STORE)
+
+
+@router.get("/")
+def get_root() -> Response:
+    """A browser pointed at the proxy's address lands on the dashboard."""
+    return RedirectResponse("/ui", status_code=307)
 
 
 @router.get("/ui")

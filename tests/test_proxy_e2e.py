@@ -152,6 +152,24 @@ async def test_models_endpoint_lists_pool_and_virtual_model(proxy: RunningProxy)
     assert set(models[1:]) == {m.name for m in proxy.state.runtime.registry}
 
 
+async def test_models_retrieve_answers_names_with_slashes_and_404s_unknown_ones(proxy_factory: Any) -> None:
+    data = make_config_data()
+    data["models"][0]["name"] = "vendor/fast-a:free"
+    proxy = await proxy_factory(config_data=data)
+    async with client(proxy) as api:
+        assert (await api.models.retrieve("vendor/fast-a:free")).id == "vendor/fast-a:free"
+        assert (await api.models.retrieve("optmod")).owned_by == "optmod"
+        with pytest.raises(openai.NotFoundError) as missing:
+            await api.models.retrieve("nope")
+    assert missing.value.code == "model_not_found"
+
+
+async def test_the_root_address_leads_to_the_dashboard(proxy: RunningProxy) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{proxy.root}/")
+    assert response.status_code == 307 and response.headers["location"] == "/ui"
+
+
 async def test_thinking_mode_prefixes_think_only_for_thinking_models(proxy: RunningProxy) -> None:
     async with httpx.AsyncClient() as http:
         await http.post(f"{proxy.base_url}/chat/completions", json=chat_body(model="reason-a"))
