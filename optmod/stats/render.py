@@ -24,8 +24,8 @@ from optmod.stats.tally import (
 )
 
 DEFINITIONS = {
-    "success": "requests answered with a 2xx / all requests",
-    "error": "requests answered with an error status / all requests",
+    "success": "requests answered in full (a 2xx whose stream, if any, reached its end) / all requests",
+    "error": "requests not answered in full (an error status, or a stream cut or left by the client) / all requests",
     "escalation": "requests that tried more than one model / all requests",
     "cache_hit": "prompt tokens read from the provider's prompt cache / all prompt tokens",
     "upstream_failure": "failed provider attempts / all provider attempts",
