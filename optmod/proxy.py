@@ -52,8 +52,12 @@ def eligible_models(runtime: Runtime, features: Features) -> tuple[ModelConfig, 
     if features.has_images:
         pool = tuple(m for m in pool if m.supports_vision) or pool
     fitting = tuple(m for m in pool if fits_context(m, features))
-    # The estimate is rough: when nothing seems to fit, let the largest windows try rather than refuse.
-    return fitting or tuple(sorted(pool, key=lambda m: m.context_window, reverse=True))
+    if fitting:
+        return fitting
+    # The estimate is rough: when nothing seems to fit, the largest window tries rather than refuse. Only the
+    # largest: a smaller one would only send the whole prompt once more to hear it is too long.
+    largest = max(m.context_window for m in pool)
+    return tuple(m for m in pool if m.context_window == largest)
 
 
 @dataclass(slots=True)

@@ -129,6 +129,17 @@ async def test_context_length_with_no_larger_model_reaches_the_client(proxy: Run
     assert response.json()["error"]["code"] == "context_length_exceeded"
 
 
+async def test_a_prompt_too_long_for_every_window_is_sent_once_to_the_largest(proxy_factory: Any) -> None:
+    data = make_config_data()
+    data["limits"]["max_body_bytes"] = 2_000_000
+    proxy = await proxy_factory(config_data=data)
+    response = await post(proxy, chat_body("word " * 200_000))  # about 250k tokens; the largest window is 200k
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert outcomes(proxy.records()[0]) == [("oracle-b", "context_length")]
+    assert len(proxy.simulator.received) == 1
+
+
 async def test_every_tier_failing_answers_502_without_retry(proxy: RunningProxy) -> None:
     proxy.simulator.inject(Fault("status", status=500, times=10))
     response = await post(proxy, chat_body(model="fast-a"))
