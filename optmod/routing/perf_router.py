@@ -216,11 +216,11 @@ class PerfRouter(Router):
         query = trim_query(request.features.query)
         embedding = self.queries.embed(query)
         tasks = self.predictor.task_mix(embedding)[0]
-        descriptions = describe_candidates(candidates, self.model_registry)
         best_task = int(np.argmax(tasks))
         task_name = self.predictor.parts.task_names[best_task]
         if tasks[best_task] < own.perf_router_min_similarity:
             return self._route_unfamiliar(request, f"{task_name} {tasks[best_task]:.2f}")
+        descriptions = describe_candidates(candidates, self.model_registry)
         # The whole query, as in training: its length is a feature (the embedding read the trimmed one).
         quality = self.predictor.predict_quality(embedding, [request.features.query], descriptions)[0]
         costs = np.array([request_cost(m, request) for m in candidates], dtype=np.float64)
