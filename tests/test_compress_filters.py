@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from bench.compressor_bench import CORPUS
 from optmod.compression import compress_output
 from optmod.compression.catalog import select_filter
@@ -165,23 +167,110 @@ def test_tree_keeps_its_summary_and_loses_the_box_drawing() -> None:
     assert original.rstrip().split("\n")[-1] in out
 
 
-def test_log_dedup_counts_every_repeat() -> None:
-    original = sample("logs/http_server_access_log.txt")
-    out = compressed("logs/http_server_access_log.txt")
-    lines = out.rstrip("\n").split("\n")
-    accounted = 0
-    n = 0
-    while n < len(lines):
-        note = re.match(r"^  \[x(\d+) (identical lines|lines like this; the last:)\]$", lines[n])
-        if note:
-            accounted += int(note.group(1))
-            n += 2 if "the last" in note.group(2) else 1
-            continue
-        following = lines[n + 1] if n + 1 < len(lines) else ""
-        accounted += 0 if following.startswith("  [x") else 1
-        n += 1
-    assert accounted == len([line for line in original.split("\n") if line.strip()])
-    assert len(lines) < 20
+NOTE = re.compile(r"^  \[x(\d+) (identical lines|lines like this) (in a row|in all, spread out)(; .*)?\]$")
+
+
+def shown_lines(out: str) -> list[str]:
+    return [line for line in out.rstrip("\n").split("\n") if line.strip() and not NOTE.match(line)]
+
+
+def is_in_order(shown: list[str], original: list[str]) -> bool:
+    rest = iter(original)
+    return all(any(line == candidate for candidate in rest) for line in shown)
+
+
+@pytest.mark.parametrize("name", ["http_server_access_log", "uvicorn_app_log", "jq_error_spam"])
+def test_log_dedup_counts_every_repeat_and_keeps_the_order_of_the_lines(name: str) -> None:
+    original = [line for line in sample(f"logs/{name}.txt").split("\n") if line.strip()]
+    result = compress_output(sample(f"logs/{name}.txt"), MIN)
+    assert result.filter == "log_dedup"
+    notes = [m for m in map(NOTE.match, result.text.split("\n")) if m]
+    left_out = sum(int(m.group(1)) - (1 if m.group(2) == "identical lines" else 2) for m in notes)
+    shown = shown_lines(result.text)
+    assert notes and len(shown) + left_out == len(original)
+    assert is_in_order(shown, original)
+    assert len(shown) + len(notes) < 25
+
+
+def test_an_error_between_repeated_lines_reads_before_the_last_of_them() -> None:
+    # Requests every 5 s from 10:00:00 to 10:03:15, an error at 10:02:03, one more request at 10:03:19.
+    times = [f"10:{s // 60:02d}:{s % 60:02d}" for s in range(0, 200, 5)]
+    lines = [f"2026-11-27 {t} INFO worker: GET /jobs/{n} 200 in {3 + n % 7}ms" for n, t in enumerate(times)]
+    lines.insert(25, "2026-11-27 10:02:03 ERROR worker: lost the connection to the queue, retrying")
+    lines.append("2026-11-27 10:03:19 INFO worker: GET /jobs/99 200 in 4ms")
+    result = compress_output("\n".join(lines) + "\n", MIN)
+    assert result.filter == "log_dedup"
+    shown = [line for line in result.text.split("\n") if line in set(lines)]
+    assert is_in_order(shown, lines)
+    assert shown.index(lines[25]) < shown.index(lines[-1])
+    notes = [line for line in result.text.split("\n") if NOTE.match(line)]
+    assert notes and not any(re.search(r"\d:\d\d:\d\d", note) for note in notes)
+
+
+def hourly_readings_csv() -> tuple[list[str], str]:
+    rows = [f"2026-11-27 {h % 24:02d}:00:00,s{1 + h // 24},{5 + (h * 7) % 13 + (h % 3) / 10:.1f}" for h in range(48)]
+    return rows, "\n".join(["timestamp,sensor,temp_c", *rows]) + "\n"
+
+
+def process_listing(header: str | None) -> tuple[list[str], str]:
+    rows = [
+        f"{1000 + n:>7} pts/{n % 3:<4} {f'00:{n // 60:02d}:{(n * 7) % 60:02d}':>8} python worker_{n}.py --shard {n}"
+        for n in range(80)
+    ]
+    return rows, "\n".join([header, *rows] if header else rows) + "\n"
+
+
+def node_load_tsv() -> tuple[list[str], str]:
+    # The node comes first: a line that starts with a time is taken for grep output (path "09", line 00).
+    rows = [
+        f"node{n % 4}\t{n // 60 + 9:02d}:{n % 60:02d}:{(n * 13) % 60:02d}\t{(n * 37) % 100 / 10:.1f}\t{n * 3}"
+        for n in range(60)
+    ]
+    return rows, "\n".join(rows) + "\n"
+
+
+def job_queue_table() -> tuple[list[str], str]:
+    header = "  JOBID PARTITION     NAME     USER ST       TIME  NODES"
+    rows = [
+        f"{4100 + n:>7} {'gpu' if n % 2 else 'batch':>9} {f'train_{n}':>8} {'alice':>8} {'R':>2} "
+        f"{f'{n // 10}:{n % 60:02d}:{(n * 11) % 60:02d}':>10} {1 + n % 2:>6}"
+        for n in range(50)
+    ]
+    return rows, "\n".join([header, *rows]) + "\n"
+
+
+TABLES = {
+    "a CSV of hourly readings with a header": hourly_readings_csv,
+    "a ps listing, header as typed": lambda: process_listing("PID TTY TIME CMD"),
+    "a ps listing, header as ps aligns it": lambda: process_listing("    PID TTY          TIME CMD"),
+    "a ps listing without its header": lambda: process_listing(None),
+    "a TSV with times and no header": node_load_tsv,
+    "a whitespace table with times under a header": job_queue_table,
+}
+
+
+@pytest.mark.parametrize("kind", list(TABLES))
+def test_every_row_of_a_table_with_times_survives(kind: str) -> None:
+    rows, text = TABLES[kind]()
+    result = compress_output(text, MIN)
+    assert result.filter != "log_dedup"
+    kept = set(result.text.split("\n"))
+    assert [row for row in rows if row not in kept] == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-11-27 10:{m:02d}:{s:02d},{n:03d} INFO worker: done batch {n}, {s} items",  # Python logging
+        "Nov  7 10:{m:02d}:{s:02d} host cron[{n}]: (root) CMD (run-parts /etc/cron.hourly)",  # syslog
+        "[2026-11-27 10:{m:02d}:{s:02d}] worker.INFO: request {n} took {s} ms, status 200",
+    ],
+)
+def test_a_repetitive_log_with_commas_or_padding_in_its_prefix_still_compresses(line: str) -> None:
+    lines = [line.format(m=n // 60, s=n % 60, n=n) for n in range(120)]
+    result = compress_output("\n".join(lines) + "\n", MIN)
+    assert result.filter == "log_dedup"
+    assert lines[0] in result.text and lines[-1] in result.text
 
 
 def test_truncation_keeps_head_tail_and_says_how_many_lines_went() -> None:
