@@ -229,6 +229,12 @@ def node_load_tsv() -> tuple[list[str], str]:
     return rows, "\n".join(rows) + "\n"
 
 
+def time_first_tsv() -> tuple[list[str], str]:
+    # Starting with `09:00:00` once made the grep filter read each row as file 09, line 00.
+    rows = [f"{9 + n // 60:02d}:{n % 60:02d}:00\tnode{n % 4}\t{(n * 37) % 100 / 10:.1f}\t{n * 3}" for n in range(60)]
+    return rows, "\n".join(rows) + "\n"
+
+
 def job_queue_table() -> tuple[list[str], str]:
     header = "  JOBID PARTITION     NAME     USER ST       TIME  NODES"
     rows = [
@@ -245,6 +251,7 @@ TABLES = {
     "a ps listing, header as ps aligns it": lambda: process_listing("    PID TTY          TIME CMD"),
     "a ps listing without its header": lambda: process_listing(None),
     "a TSV with times and no header": node_load_tsv,
+    "a TSV whose rows start with the time": time_first_tsv,
     "a whitespace table with times under a header": job_queue_table,
 }
 

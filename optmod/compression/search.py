@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-_MATCH = re.compile(r"^(?P<path>[^\s:]+?):(?P<line>\d+):(?P<text>.*)$")
+# A path holds a non-digit: `09:00:00` at the start of a line is a time, not file 09, line 00.
+_MATCH = re.compile(r"^(?P<path>(?=[^\s:]*[^\s:\d])[^\s:]+?):(?P<line>\d+):(?P<text>.*)$")
 _CONTEXT = re.compile(r"^(?P<path>[^\s:]+?)-(?P<line>\d+)-(?P<text>.*)$")
 PER_FILE = 10
 TEXT_CAP = 160
