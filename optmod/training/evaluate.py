@@ -25,7 +25,7 @@ from optmod.encoders import EMBEDDING_CACHE_DIR, Encoder, cached_embeddings, loa
 from optmod.routing.base import ArtifactError
 from optmod.routing.model_description import ModelDescription, describe_dataset_models
 from optmod.training import metrics
-from optmod.training.data import RoutingDataset, expected_costs, load_dataset, median_output_tokens
+from optmod.training.data import DataError, RoutingDataset, expected_costs, load_dataset, median_output_tokens
 from optmod.training.registry import QualityPredictor, RouterTrainer, get_trainer
 from optmod.training.sweep import (
     CurvePoint,
@@ -281,7 +281,7 @@ def pool_tables(
     if request.category:
         test = test.select_categories(request.category)
     if len(test) == 0:
-        raise ValueError(f"no test prompts with outcomes for every pool model (category {request.category!r})")
+        raise DataError(f"no test prompts with outcomes for every pool model (category {request.category!r})")
     train = full.split("train").select_models(pool)
     by_name = {d.name: d for d in describe_dataset_models(full)}
     descriptions = tuple(by_name[name] for name in pool)

@@ -18,7 +18,7 @@ from optmod.config import ROUTING_DIR
 from optmod.encoders import Encoder
 from optmod.training.data import RoutingDataset
 from optmod.training.train_decision_tree import load_decision_tree, train_decision_tree
-from optmod.training.train_perf_router import load_perf_router, train_perf_router
+from optmod.training.train_perf_router import load_perf_router, perf_router_needs, train_perf_router
 from optmod.training.train_trouter import load_trouter_predictor, train_trouter
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ class RouterTrainer:
     train: Callable[[RoutingDataset, Encoder, Path, int], None]  # (train split, encoder, out_dir, seed)
     load: Callable[[Path], QualityPredictor]
     default_out: Path | None = None
+    # The ml-extra modules training imports (checked before any data is read); the core install has the rest.
+    needs: Callable[[], tuple[str, ...]] = tuple
 
     @property
     def artifact_dir(self) -> Path:
@@ -50,8 +52,8 @@ class RouterTrainer:
 
 
 TRAINERS: dict[str, RouterTrainer] = {
-    "perf_router": RouterTrainer("perf_router", train_perf_router, load_perf_router),
-    "trouter": RouterTrainer("trouter", train_trouter, load_trouter_predictor),
+    "perf_router": RouterTrainer("perf_router", train_perf_router, load_perf_router, needs=perf_router_needs),
+    "trouter": RouterTrainer("trouter", train_trouter, load_trouter_predictor, needs=lambda: ("torch",)),
     "decision_tree": RouterTrainer("decision_tree", train_decision_tree, load_decision_tree, ARTIFACTS_DIR),
 }
 

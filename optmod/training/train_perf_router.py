@@ -268,6 +268,11 @@ def fit_booster(rows: np.ndarray, target: np.ndarray, params: PerfRouterHyperPar
     return booster
 
 
+def perf_router_needs() -> tuple[str, ...]:
+    """The ml-extra modules training imports: XGBoost, and torch for the averaged network unless its weight is 0."""
+    return ("xgboost", "torch") if PerfRouterHyperParameters().mlp_weight > 0 else ("xgboost",)
+
+
 def train_perf_router(
     train: RoutingDataset,
     encoder: Encoder,
