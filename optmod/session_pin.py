@@ -59,7 +59,8 @@ def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str |
     `headers` is looked up by lower-case name: Starlette's `Headers` (the request's) ignore case; a plain dict
     must use lower-case names. In order, the first that is present and non-empty wins:
     1. the `x-session-id` header, as the client sent it;
-    2. the OpenAI `user` field of the body;
+    2. the OpenAI `user` field of the body, as `user-` and its SHA1 (hex): it names a person more often than a
+       conversation, and the id lands in the log and the pin store;
     3. the SHA1 (hex) of the first user message's text; of its whole content, canonical JSON, when it has
        no text (an image-only first message), so such conversations do not all share one session.
     """
@@ -68,7 +69,7 @@ def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str |
         return header
     user = body.get("user")
     if isinstance(user, str) and user:
-        return user
+        return "user-" + hashlib.sha1(user.encode("utf-8"), usedforsecurity=False).hexdigest()
     messages = body.get("messages")
     if not isinstance(messages, Sequence):
         return None
