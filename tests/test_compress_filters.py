@@ -235,6 +235,12 @@ def time_first_tsv() -> tuple[list[str], str]:
     return rows, "\n".join(rows) + "\n"
 
 
+def iso_first_tsv() -> tuple[list[str], str]:
+    # An ISO date once passed for a grep path: `2026-11-27T09` as the file, the minutes as the line.
+    rows = [f"2026-11-27T{9 + n // 60:02d}:{n % 60:02d}:00Z\tnode{n % 4}\t{(n * 37) % 100 / 10:.1f}" for n in range(60)]
+    return rows, "\n".join(rows) + "\n"
+
+
 def job_queue_table() -> tuple[list[str], str]:
     header = "  JOBID PARTITION     NAME     USER ST       TIME  NODES"
     rows = [
@@ -252,6 +258,7 @@ TABLES = {
     "a ps listing without its header": lambda: process_listing(None),
     "a TSV with times and no header": node_load_tsv,
     "a TSV whose rows start with the time": time_first_tsv,
+    "a TSV whose rows start with an ISO time": iso_first_tsv,
     "a whitespace table with times under a header": job_queue_table,
 }
 
@@ -278,6 +285,15 @@ def test_a_repetitive_log_with_commas_or_padding_in_its_prefix_still_compresses(
     result = compress_output("\n".join(lines) + "\n", MIN)
     assert result.filter == "log_dedup"
     assert lines[0] in result.text and lines[-1] in result.text
+
+
+@pytest.mark.parametrize("stamp", ["2026-11-27T10:{m:02d}:{s:02d}Z", "[2026-11-27T10:{m:02d}:{s:02d}+00:00]"])
+def test_an_iso_stamped_log_is_no_grep_output_and_keeps_its_one_error(stamp: str) -> None:
+    lines = [stamp.format(m=n // 2 // 60, s=n // 2 % 60) + f" INFO worker: request {n} served" for n in range(300)]
+    lines[150] = stamp.format(m=1, s=15) + " ERROR worker: database connection refused"
+    result = compress_output("\n".join(lines) + "\n", MIN)
+    assert result.filter == "log_dedup"
+    assert lines[150] in result.text.split("\n")
 
 
 def test_truncation_keeps_head_tail_and_says_how_many_lines_went() -> None:

@@ -8,9 +8,11 @@ line numbers only, so every path:line of the original can still be found and ope
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
-# A path holds a non-digit: `09:00:00` at the start of a line is a time, not file 09, line 00.
-_MATCH = re.compile(r"^(?P<path>(?=[^\s:]*[^\s:\d])[^\s:]+?):(?P<line>\d+):(?P<text>.*)$")
+# A path holds a non-digit and is no date: `09:00:00` or `2026-11-27T10:00:00Z` at the start of a line is a
+# time, not file 09 (or 2026-11-27T10), line 00.
+_MATCH = re.compile(r"^(?P<path>(?!\[?\d{4}-\d{2}-\d{2})(?=[^\s:]*[^\s:\d])[^\s:]+?):(?P<line>\d+):(?P<text>.*)$")
 _CONTEXT = re.compile(r"^(?P<path>[^\s:]+?)-(?P<line>\d+)-(?P<text>.*)$")
 PER_FILE = 10
 TEXT_CAP = 160
@@ -20,8 +22,15 @@ MIN_SHARE = 0.8
 
 def detect_grep(text: str) -> bool:
     lines = [line for line in text.split("\n") if line and line != "--"]
-    hits = sum(1 for line in lines if _MATCH.match(line))
-    return hits >= MIN_MATCHES and hits >= MIN_SHARE * len(lines)
+    matches = [m for m in map(_MATCH.match, lines) if m]
+    if len(matches) < MIN_MATCHES or len(matches) < MIN_SHARE * len(lines):
+        return False
+    # grep reports a file's matches in file order, each line once: a "line number" that repeats or goes back
+    # under the same "path" means these are not matches (a time stamp or a table with colons, say).
+    for before, after in pairwise(matches):
+        if before["path"] == after["path"] and int(after["line"]) <= int(before["line"]):
+            return False
+    return True
 
 
 def compress_grep(text: str) -> str:
