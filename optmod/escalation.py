@@ -16,7 +16,8 @@ Failure classes (the `outcome` of an attempt in the log):
 | client_error     | any other 4xx: the caller's fault                      | passed through unchanged           |
 
 Escalation climbs tiers: after a failure the next candidate is an untried model of the lowest tier above the
-failed one (config order), then an untried model of the same tier; models cooling down are skipped.
+failed one, then one of the same tier, then (a weaker answer beats none) one of the tiers below, the nearest
+first; within a tier the cheapest for this request; models cooling down are skipped.
 """
 
 from __future__ import annotations
@@ -146,17 +147,23 @@ class Escalation:
     registry: ModelRegistry
     eligible: tuple[ModelConfig, ...]
     cooldowns: Cooldowns
+    cost: Callable[[ModelConfig], float]  # a model's expected cost for this request
 
     def next_model(self, failed: ModelConfig, failure: str, tried: Iterable[str]) -> ModelConfig | None:
         tried_names = set(tried)
         pool = [m for m in self.eligible if m.name not in tried_names and not self.cooldowns.is_cooling(m.name)]
         if failure == CONTEXT_LENGTH:
             return _smallest_larger_window(pool, failed)
-        above = [m for m in pool if m.tier > failed.tier]
-        if above:
-            lowest = min(m.tier for m in above)
-            return next(m for m in above if m.tier == lowest)
-        return next((m for m in pool if m.tier == failed.tier), None)
+        if not pool:
+            return None
+
+        def order(model: ModelConfig) -> tuple[int, int, float]:
+            # The nearest tier above, then the same tier, then the nearest tier below; cheapest within each.
+            tier = model.tier
+            rank = (0, tier) if tier > failed.tier else (1, 0) if tier == failed.tier else (2, -tier)
+            return (*rank, self.cost(model))
+
+        return min(pool, key=order)
 
 
 def _smallest_larger_window(pool: list[ModelConfig], failed: ModelConfig) -> ModelConfig | None:

@@ -36,6 +36,7 @@ from optmod.log import Alternative, AttemptRecord, LogRecord
 from optmod.registry import Usage, call_cost
 from optmod.request_body import check_chat_body, read_json_body
 from optmod.routing import Decision, ModelScore, RouteRequest
+from optmod.routing.base import request_cost
 from optmod.session_pin import fits_context, session_id_for
 from optmod.state import COMPRESSOR, AppState, Runtime
 
@@ -112,7 +113,9 @@ class ChatCall:
 
     async def route(self, credits: dict[str, float], exclude: tuple[str, ...]) -> Decision:
         active = self.runtime.router
-        candidates = tuple(m for m in self.eligible if m.name not in exclude) or self.eligible
+        untried = tuple(m for m in self.eligible if m.name not in exclude) or self.eligible
+        # A model cooling down after a 429 or 503 asked to be left alone: route around it while others can serve.
+        candidates = tuple(m for m in untried if not self.state.cooldowns.is_cooling(m.name)) or untried
         request = RouteRequest(features=self.features, candidates=candidates, credits=credits)
         began = time.perf_counter()
         if active.router.offload:
@@ -160,7 +163,10 @@ class ChatCall:
                 decision = await self.route({}, exclude=tried)
                 if decision.model not in tried:
                     return self.runtime.registry[decision.model]
-        escalation = Escalation(self.runtime.registry, self.eligible, self.state.cooldowns)
+        request = RouteRequest(features=self.features, candidates=self.eligible)
+        escalation = Escalation(
+            self.runtime.registry, self.eligible, self.state.cooldowns, cost=lambda m: request_cost(m, request)
+        )
         following = escalation.next_model(model, failure.failure, tried)
         if following is None and self._may_wait(model, failure, tried):
             await asyncio.sleep(failure.retry_after or 0.0)

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_config_data
 
 from optmod import escalation
-from optmod.config import parse_config
+from optmod.config import ModelConfig, parse_config
 from optmod.escalation import Cooldowns, Escalation, classify_exception, classify_status, parse_retry_after
 from optmod.registry import ModelRegistry
 from optmod.upstream_client import (
@@ -76,14 +76,30 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("-1") is None
 
 
-def test_escalation_climbs_one_tier_at_a_time_then_gives_up() -> None:
+def by_input_price(model: ModelConfig) -> float:
+    return model.input_usd_per_mtok
+
+
+def test_escalation_climbs_one_tier_at_a_time_then_comes_down_then_gives_up() -> None:
     pool = registry()
-    policy = Escalation(pool, pool.models, Cooldowns())
+    policy = Escalation(pool, pool.models, Cooldowns(), cost=by_input_price)
     assert policy.next_model(pool["fast-a"], escalation.SERVER_ERROR, ["fast-a"]).name == "reason-a"
     assert policy.next_model(pool["reason-a"], escalation.TIMEOUT, ["fast-a", "reason-a"]).name == "oracle-a"
     tried = ["fast-a", "reason-a", "oracle-a"]
     assert policy.next_model(pool["oracle-a"], escalation.SERVER_ERROR, tried).name == "oracle-b"
-    assert policy.next_model(pool["oracle-b"], escalation.SERVER_ERROR, [*tried, "oracle-b"]) is None
+    # Every oracle tried: a weaker answer beats none, the nearest tier below first.
+    tried.append("oracle-b")
+    assert policy.next_model(pool["oracle-b"], escalation.SERVER_ERROR, tried).name == "reason-b"
+    tried.append("reason-b")
+    assert policy.next_model(pool["reason-b"], escalation.SERVER_ERROR, tried).name == "fast-b"
+    assert policy.next_model(pool["fast-b"], escalation.SERVER_ERROR, [*tried, "fast-b"]) is None
+
+
+def test_within_a_tier_the_cheapest_for_the_request_goes_first() -> None:
+    pool = registry()
+    dearer_first = {"reason-a": 2.0, "reason-b": 1.0}
+    policy = Escalation(pool, pool.models, Cooldowns(), cost=lambda m: dearer_first.get(m.name, 0.0))
+    assert policy.next_model(pool["fast-a"], escalation.SERVER_ERROR, ["fast-a"]).name == "reason-b"
 
 
 def test_escalation_skips_cooling_models() -> None:
@@ -91,7 +107,7 @@ def test_escalation_skips_cooling_models() -> None:
     now = [100.0]
     cooldowns = Cooldowns(clock=lambda: now[0])
     cooldowns.cool("reason-a", 5)
-    policy = Escalation(pool, pool.models, cooldowns)
+    policy = Escalation(pool, pool.models, cooldowns, cost=by_input_price)
     assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-b"
     now[0] = 105.1
     assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-a"
@@ -100,7 +116,7 @@ def test_escalation_skips_cooling_models() -> None:
 
 def test_context_length_goes_only_to_a_larger_window() -> None:
     pool = registry()
-    policy = Escalation(pool, pool.models, Cooldowns())
+    policy = Escalation(pool, pool.models, Cooldowns(), cost=by_input_price)
     # fast-a has 32k; the smallest larger window is fast-b's 64k, even though it is the same tier.
     assert policy.next_model(pool["fast-a"], escalation.CONTEXT_LENGTH, ["fast-a"]).name == "fast-b"
     assert policy.next_model(pool["reason-b"], escalation.CONTEXT_LENGTH, ["reason-b"]).name == "oracle-b"

@@ -140,6 +140,18 @@ async def test_a_prompt_too_long_for_every_window_is_sent_once_to_the_largest(pr
     assert len(proxy.simulator.received) == 1
 
 
+async def test_the_router_leaves_a_cooling_model_alone_for_new_requests(proxy: RunningProxy) -> None:
+    picked = (await post(proxy, chat_body("first question"))).headers["x-optmod-model"]
+    proxy.simulator.inject(Fault("status", model=picked, status=429, retry_after=60))
+    escalated = await post(proxy, chat_body("second question"))
+    assert escalated.headers["x-optmod-attempts"] == "2"
+    calls_before = sum(1 for r in proxy.simulator.received if r.model == picked)
+    fresh = await post(proxy, chat_body("third question"))  # a new session the router would send to `picked`
+    assert fresh.status_code == 200 and fresh.headers["x-optmod-attempts"] == "1"
+    assert fresh.headers["x-optmod-model"] != picked
+    assert sum(1 for r in proxy.simulator.received if r.model == picked) == calls_before
+
+
 async def test_every_tier_failing_answers_502_without_retry(proxy: RunningProxy) -> None:
     proxy.simulator.inject(Fault("status", status=500, times=10))
     response = await post(proxy, chat_body(model="fast-a"))
