@@ -12,6 +12,7 @@ Failure classes (the `outcome` of an attempt in the log):
 | server_error     | HTTP 5xx, or a 2xx body that is not a completion       | 503: cooldown (Retry-After); next  |
 | stream_error     | an error event before any content                      | next candidate                     |
 | empty            | an answer with no content and no tool call             | next candidate                     |
+| model_unavailable| HTTP 404: the provider does not serve this model (any more) | cooldown, next candidate     |
 | context_length   | the prompt is over the model's context window          | only a model with a larger window  |
 | client_error     | any other 4xx: the caller's fault                      | passed through unchanged           |
 
@@ -46,10 +47,21 @@ SERVER_ERROR = "server_error"
 STREAM_ERROR = "stream_error"
 EMPTY = "empty"
 CONTEXT_LENGTH = "context_length"
+MODEL_UNAVAILABLE = "model_unavailable"
 CLIENT_ERROR = "client_error"
 
 RETRYABLE = frozenset(
-    {CONNECT_ERROR, CONNECTION_RESET, TIMEOUT, CONFLICT, RATE_LIMITED, SERVER_ERROR, STREAM_ERROR, EMPTY}
+    {
+        CONNECT_ERROR,
+        CONNECTION_RESET,
+        TIMEOUT,
+        CONFLICT,
+        RATE_LIMITED,
+        SERVER_ERROR,
+        STREAM_ERROR,
+        EMPTY,
+        MODEL_UNAVAILABLE,
+    }
 )
 
 # Foreign exceptions to failure classes, most specific first: the upstream client's own, then the standard
@@ -85,6 +97,10 @@ def classify_status(status: int, error: Mapping[str, Any] | None) -> str:
         return CONFLICT
     if status == 429:
         return RATE_LIMITED
+    if status == 404:
+        # The chat endpoint exists wherever a pool model points, so a 404 is about the model: a provider that
+        # retired it or never had it. The pool named it, not the caller: another model can answer.
+        return MODEL_UNAVAILABLE
     if status >= 500:
         return SERVER_ERROR
     if status == 413 or (status == 400 and _is_context_error(error)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncGenerator
@@ -29,7 +30,14 @@ from optmod.errors import (
     UpstreamUnavailableError,
     error_body,
 )
-from optmod.escalation import CLIENT_ERROR, CONTEXT_LENGTH, RATE_LIMITED, SERVER_ERROR, Escalation
+from optmod.escalation import (
+    CLIENT_ERROR,
+    CONTEXT_LENGTH,
+    MODEL_UNAVAILABLE,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    Escalation,
+)
 from optmod.features import CHARS_PER_TOKEN, Features, extract_features
 from optmod.forwarder import Completion, Failure, OpenStream
 from optmod.log import Alternative, AttemptRecord, LogRecord
@@ -150,7 +158,8 @@ class ChatCall:
 
     async def after_failure(self, model: ModelConfig, failure: Failure) -> ModelConfig | None:
         """Cool the model if the provider asked, drop a failed pin, and name the next model (or None)."""
-        if failure.failure in (RATE_LIMITED, SERVER_ERROR) and failure.status in CACHE_COOLING_STATUSES:
+        cooling = failure.failure in (RATE_LIMITED, SERVER_ERROR) and failure.status in CACHE_COOLING_STATUSES
+        if cooling or failure.failure == MODEL_UNAVAILABLE:
             limits = self.runtime.config.limits
             seconds = failure.retry_after if failure.retry_after is not None else limits.cooldown_s
             self.state.cooldowns.cool(model.name, min(seconds, MAX_COOLDOWN_S))
@@ -380,14 +389,19 @@ def _give_up(call: ChatCall) -> Response:
     outcomes = [a.outcome for a in call.attempts]
     summary = "; ".join(f"{a.model}: {a.outcome}" for a in call.attempts) or "no model was tried"
     error: OptmodError
+    retry_after: dict[str, str] = {}
     if outcomes and all(o == RATE_LIMITED for o in outcomes):
         error = AllRateLimitedError(f"every model was rate-limited ({summary})", code="rate_limited")
+        # When the first of them expects calls again: a client that schedules its own retry can use it.
+        soonest = min((w for a in call.attempts if (w := call.state.cooldowns.remaining(a.model)) > 0), default=0)
+        if soonest:
+            retry_after["Retry-After"] = str(math.ceil(soonest))
     else:
         error = UpstreamUnavailableError(f"every model failed ({summary})", code="upstream_failed")
     error.message = _redact(error.message, call.runtime.secrets) or ""
     model = call.runtime.registry.get(call.attempts[-1].model) if call.attempts else None
     call.state.log.append(call.record(error.status, model, None, False, error=error))
-    headers = {**call.headers(model), **error.headers()}
+    headers = {**call.headers(model), **error.headers(), **retry_after}
     return Response(orjson.dumps(error.body()), error.status, headers=headers, media_type="application/json")
 
 

@@ -60,7 +60,7 @@ def test_every_upstream_client_error_is_retryable_or_a_server_error() -> None:
         (413, None, escalation.CONTEXT_LENGTH),
         (400, {"message": "temperature must be <= 2"}, escalation.CLIENT_ERROR),
         (401, {"message": "bad key"}, escalation.CLIENT_ERROR),
-        (404, None, escalation.CLIENT_ERROR),
+        (404, {"message": "The model `x` does not exist"}, escalation.MODEL_UNAVAILABLE),
         (422, None, escalation.CLIENT_ERROR),
     ],
 )

@@ -140,6 +140,14 @@ async def test_a_prompt_too_long_for_every_window_is_sent_once_to_the_largest(pr
     assert len(proxy.simulator.received) == 1
 
 
+async def test_a_model_the_provider_does_not_serve_is_cooled_and_escalated(proxy: RunningProxy) -> None:
+    proxy.simulator.inject(Fault("status", model="fast-a", status=404))
+    response = await post(proxy, chat_body(model="fast-a"))
+    assert response.status_code == 200
+    assert outcomes(proxy.records()[0]) == [("fast-a", "model_unavailable"), ("reason-a", "ok")]
+    assert proxy.state.cooldowns.is_cooling("fast-a")
+
+
 async def test_the_router_leaves_a_cooling_model_alone_for_new_requests(proxy: RunningProxy) -> None:
     picked = (await post(proxy, chat_body("first question"))).headers["x-optmod-model"]
     proxy.simulator.inject(Fault("status", model=picked, status=429, retry_after=60))
@@ -164,11 +172,12 @@ async def test_every_tier_failing_answers_502_without_retry(proxy: RunningProxy)
     assert record["status"] == 502 and record["ok"] is False
 
 
-async def test_every_try_rate_limited_answers_429(proxy: RunningProxy) -> None:
-    proxy.simulator.inject(Fault("status", status=429, times=10))
+async def test_every_try_rate_limited_answers_429_with_when_to_come_back(proxy: RunningProxy) -> None:
+    proxy.simulator.inject(Fault("status", status=429, times=10, retry_after=7))
     response = await post(proxy, chat_body(model="fast-a", stream=True))
     assert response.status_code == 429
     assert response.headers["x-should-retry"] == "false"
+    assert response.headers["retry-after"] == "7"  # the soonest of the tried models' cooldowns, rounded up
     assert response.json()["error"]["type"] == "rate_limit_error"
 
 
