@@ -185,7 +185,8 @@ def test_log_dedup_counts_every_repeat_and_keeps_the_order_of_the_lines(name: st
     result = compress_output(sample(f"logs/{name}.txt"), MIN)
     assert result.filter == "log_dedup"
     notes = [m for m in map(NOTE.match, result.text.split("\n")) if m]
-    left_out = sum(int(m.group(1)) - (1 if m.group(2) == "identical lines" else 2) for m in notes)
+    # A note with a tail ("the last:", "the last stays in its place below") has the last of its lines shown too.
+    left_out = sum(int(m.group(1)) - (2 if m.group(4) else 1) for m in notes)
     shown = shown_lines(result.text)
     assert notes and len(shown) + left_out == len(original)
     assert is_in_order(shown, original)
@@ -205,6 +206,24 @@ def test_an_error_between_repeated_lines_reads_before_the_last_of_them() -> None
     assert shown.index(lines[25]) < shown.index(lines[-1])
     notes = [line for line in result.text.split("\n") if NOTE.match(line)]
     assert notes and not any(re.search(r"\d:\d\d:\d\d", note) for note in notes)
+
+
+def test_the_last_of_identical_lines_spread_out_stays_after_the_error_between_them() -> None:
+    retry = "WARNING client: upstream busy, retrying"
+    error = "ERROR client: gave up after 20 retries"
+    result = compress_output("\n".join([*[retry] * 20, error, *[retry] * 20]) + "\n", MIN)
+    assert result.filter == "log_dedup"
+    assert shown_lines(result.text) == [retry, error, retry]
+    notes = [m for m in map(NOTE.match, result.text.split("\n")) if m]
+    assert [(m.group(1), m.group(2), m.group(3)) for m in notes] == [("40", "identical lines", "in all, spread out")]
+    assert notes[0].group(4)
+
+
+def test_a_run_broken_by_blank_lines_is_closed_by_its_last_line_right_under_the_note() -> None:
+    lines = [f"2026-11-27 10:00:{n:02d} INFO worker: tick {n}" for n in range(40)]
+    out = compress_output("\n\n".join(lines) + "\n", MIN).text.split("\n")
+    note = next(n for n, line in enumerate(out) if NOTE.match(line))
+    assert out[note + 1] == lines[-1]
 
 
 def hourly_readings_csv() -> tuple[list[str], str]:
@@ -251,7 +270,29 @@ def job_queue_table() -> tuple[list[str], str]:
     return rows, "\n".join([header, *rows]) + "\n"
 
 
+def level_counts_csv() -> tuple[list[str], str]:
+    # Rows with level words read as log records; only the header says they are a table.
+    levels = ("INFO", "WARNING", "ERROR")
+    rows = [f"2026-11-27 {h % 24:02d}:00:00,{levels[h % 3]},{(h * 37) % 91}" for h in range(48)]
+    return rows, "\n".join(["time,level,count", *rows]) + "\n"
+
+
+def level_counts_aligned() -> tuple[list[str], str]:
+    levels = ("INFO", "WARNING", "ERROR")
+    rows = [f"{h % 24:02d}:00:00  {levels[h % 3]:<8} {(h * 37) % 91:>6}" for h in range(48)]
+    return rows, "\n".join(["TIME      LEVEL     COUNT", *rows]) + "\n"
+
+
+def readings_without_header() -> tuple[list[str], str]:
+    # One comma per line, but a value on each side of it: a two-column CSV, not a sentence.
+    rows = [f"2026-11-27 {h % 24:02d}:{h // 24:02d}:00,{5 + (h * 7) % 13 + (h % 3) / 10:.1f}" for h in range(60)]
+    return rows, "\n".join(rows) + "\n"
+
+
 TABLES = {
+    "a CSV under a header whose rows carry level words": level_counts_csv,
+    "an aligned table under a header whose rows carry level words": level_counts_aligned,
+    "a two-column CSV of times and readings without a header": readings_without_header,
     "a CSV of hourly readings with a header": hourly_readings_csv,
     "a ps listing, header as typed": lambda: process_listing("PID TTY TIME CMD"),
     "a ps listing, header as ps aligns it": lambda: process_listing("    PID TTY          TIME CMD"),
@@ -285,6 +326,41 @@ def test_a_repetitive_log_with_commas_or_padding_in_its_prefix_still_compresses(
     result = compress_output("\n".join(lines) + "\n", MIN)
     assert result.filter == "log_dedup"
     assert lines[0] in result.text and lines[-1] in result.text
+
+
+def klog_lines() -> list[str]:
+    # Kubernetes components pad the thread id, which once looked like aligned columns.
+    return [
+        f"I1127 10:{n // 60:02d}:{n % 60:02d}.{(n * 7919) % 1000000:06d}       1 controller.go:{100 + n % 3}] "
+        f"Reconciled object default/job-{n}"
+        for n in range(60)
+    ]
+
+
+def compose_lines() -> list[str]:
+    # docker compose logs: the service name padded to a common width, then `| `, and no level words.
+    return [
+        f"{'web-1' if n % 3 else 'worker-1':<8}  | 2026/11/27 10:{n // 60:02d}:{n % 60:02d} handled request {n} in {n % 9}ms"
+        for n in range(60)
+    ]
+
+
+COMMON_LOGS = {
+    "a Kubernetes component log": klog_lines,
+    "messages with one comma each": lambda: [
+        f"10:{n // 60:02d}:{n % 60:02d} processed batch {n}, {n % 5} failed" for n in range(60)
+    ],
+    "docker compose logs": compose_lines,
+}
+
+
+@pytest.mark.parametrize("kind", list(COMMON_LOGS))
+def test_a_common_log_shape_is_deduplicated_and_not_taken_for_a_table(kind: str) -> None:
+    lines = COMMON_LOGS[kind]()
+    result = compress_output("\n".join(lines) + "\n", MIN)
+    assert result.filter == "log_dedup"
+    shown = shown_lines(result.text)
+    assert lines[0] in shown and lines[-1] in shown and len(shown) < 10
 
 
 @pytest.mark.parametrize("stamp", ["2026-11-27T10:{m:02d}:{s:02d}Z", "[2026-11-27T10:{m:02d}:{s:02d}+00:00]"])
