@@ -439,9 +439,12 @@ def _finish_stream(
     if not stream.done and failure is None:
         failure = Failure("client_disconnected", None, "the client went away before the stream ended")
     call.state.log.append(call.record(200, model, usage, estimated, ttft_ms=ttft_ms, error=failure))
+    # Tasks of their own: this runs as the relay ends, where the client may already be gone.
     if failure is None:
-        # A task of its own: this runs as the relay ends, where the client may already be gone.
         call.state.tasks.spawn(call.state.pins.record_success(call.session_id, model, usage))
+    elif failure.failure == "stream_cut":
+        # The provider broke the answer: the next turn routes afresh instead of being forced back into it.
+        call.state.tasks.spawn(call.state.pins.record_failure(call.session_id, model.name))
 
 
 def _sse_error(message: str) -> bytes:

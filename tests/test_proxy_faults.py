@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -12,9 +13,9 @@ from conftest import FAKE_KEY, RunningProxy, chat_body, make_config_data
 from optmod.simulator import Fault
 
 
-async def post(proxy: RunningProxy, body: dict[str, Any]) -> httpx.Response:
+async def post(proxy: RunningProxy, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
     async with httpx.AsyncClient(timeout=20) as http:
-        return await http.post(f"{proxy.base_url}/chat/completions", json=body)
+        return await http.post(f"{proxy.base_url}/chat/completions", json=body, headers=headers)
 
 
 def outcomes(record: dict[str, Any]) -> list[tuple[str, str]]:
@@ -90,6 +91,22 @@ async def test_stream_cut_after_first_content_ends_visibly_and_is_not_resent(pro
     # The whole reason, not a repr cut off mid-sentence.
     assert last["error"]["message"] == record["error_message"]
     assert record["error_message"].endswith(")") and "Error: " in record["error_message"]
+
+
+async def test_a_stream_the_provider_broke_releases_the_session_pin(proxy: RunningProxy) -> None:
+    session = {"x-session-id": "cut-session"}
+    first = await post(proxy, chat_body(model="fast-a"), headers=session)
+    assert first.status_code == 200
+    for _ in range(50):  # the pin is written just after the answer went out
+        if await proxy.state.pins.store.get("cut-session") is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert await proxy.state.pins.store.get("cut-session") is not None
+    proxy.simulator.inject(Fault("stream_cut", model="fast-a", after_chunks=3))
+    await post(proxy, chat_body(stream=True), headers=session)  # hard-pinned to fast-a, which breaks
+    await proxy.state.tasks.drain()
+    assert await proxy.state.pins.store.get("cut-session") is None
+    assert proxy.records()[-1]["pin_state"] == "hard"
 
 
 async def test_rate_limit_cools_the_model_down_for_retry_after(proxy: RunningProxy) -> None:
