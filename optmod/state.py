@@ -72,7 +72,8 @@ class TaskKeeper:
 
 @dataclass
 class AppState:
-    """The one mutable holder; its parts are replaced whole, never edited in place."""
+    """The one mutable holder; its parts are replaced whole, never edited in place (a config reload also
+    replaces the pin service's `windows`, a frozen value, whole)."""
 
     config_path: Path
     runtime: Runtime
