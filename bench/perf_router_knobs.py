@@ -19,8 +19,9 @@ from pathlib import Path
 from optmod.config import load_config
 from optmod.features import extract_features
 from optmod.registry import ModelRegistry
-from optmod.routing import Decision, RouteRequest, build_router
-from optmod.routing.base import request_cost
+from optmod.routing import RouteRequest, build_router
+from optmod.routing.base import request_cost, trim_query
+from optmod.routing.perf_router import PerfRouter
 
 SETTINGS = [  # (degradation threshold, cost weight)
     (0.05, 1.0),
@@ -29,7 +30,6 @@ SETTINGS = [  # (degradation threshold, cost weight)
     (0.15, 3.0),
     (1.0, 10.0),
 ]
-UNFAMILIAR = "unfamiliar prompt"  # how perf_router's reason marks a prompt below the similarity floor
 CHAT = ["hi", "thanks!", "write a haiku about rain", "what's the capital of France?", "fix this: def f(x): return x+"]
 
 
@@ -65,21 +65,25 @@ def main() -> None:
         )
         router = build_router("perf_router", config.routers.model_copy(update={"perf_router": knobs}), registry)
         picks: collections.Counter[str] = collections.Counter()
-        decisions: list[Decision] = []  # the last setting's, for the unfamiliar count (knobs do not change it)
         cost = 0.0
         for prompt in prompts:
             features = extract_features({"messages": [{"role": "user", "content": prompt}]})
             request = RouteRequest(features, registry.models)
             decision = router.router.route(request)
-            decisions.append(decision)
             picks[decision.model] += 1
             cost += request_cost(registry[decision.model], request)
         shares = ", ".join(f"{name} {count / len(prompts):.0%}" for name, count in picks.most_common())
         print(f"threshold {threshold:<4} alpha {alpha:<4} ${cost / len(prompts) * 1000:.3f} per 1k requests: {shares}")
-    unfamiliar = [p for p, d in zip(prompts, decisions, strict=True) if UNFAMILIAR in d.reason]
+    floor = config.routers.perf_router.perf_router_min_similarity
+    perf_router = build_router("perf_router", config.routers, registry).router
+    assert isinstance(perf_router, PerfRouter), "perf_router fell back: see its log line"
+    # As perf_router judges it: the best task similarity of the query as the router embeds it.
+    unfamiliar = [
+        p for p in prompts if perf_router.predictor.task_mix(perf_router.queries.embed(trim_query(p)))[0].max() < floor
+    ]
     chat = sum(p in CHAT for p in unfamiliar)
     print(
-        f"unfamiliar (best task similarity below {config.routers.perf_router.perf_router_min_similarity}): "
+        f"unfamiliar (best task similarity below {floor}): "
         f"{len(unfamiliar) - chat} of {len(prompts) - len(CHAT)} benchmark prompts, {chat} of {len(CHAT)} chat lines"
     )
 
