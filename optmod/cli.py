@@ -1,7 +1,8 @@
 """The `optmod` command: serve the proxy, run the simulated providers, train and evaluate routers.
 
-An ordinary mistake (a bad config, a busy port, a missing data file, an unknown name, an extra not installed)
-ends in one line, `optmod: error: <what and how to fix it>`, and exit code 2; anything else keeps its traceback.
+An ordinary mistake (a bad config, a busy port, a log folder that cannot be made, a missing data file, an unknown
+name, an extra not installed) ends in one line, `optmod: error: <what and how to fix it>`, and exit code 2;
+anything else keeps its traceback.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from optmod.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("optmod")
 
 DESCRIPTION = "optmod: serve the routing proxy, run the simulated providers, train and evaluate routers."
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SIMULATOR_PORT = 9100
+SIMULATOR_SEED = 0
 
 
 class BindRefusedError(RuntimeError):
@@ -35,6 +38,10 @@ class BindRefusedError(RuntimeError):
 
 class ListenError(RuntimeError):
     """The proxy's address cannot be bound: the port is taken or privileged, or the host is not this machine's."""
+
+
+class StartupError(RuntimeError):
+    """The proxy failed to start in an ordinary way: a file it writes (log, pin store) cannot be opened."""
 
 
 def is_loopback(host: str) -> bool:
@@ -83,12 +90,14 @@ def bind_listener(host: str, port: int) -> socket.socket:
         listener.bind((host, port))
     except OSError as exc:
         listener.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ListenError(
-                f"port {port} on {host} is already in use (another optmod?); choose another with --port"
-            ) from None
-        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise listen_error(host, port, exc) from None
     return listener
+
+
+def listen_error(host: str, port: int, exc: OSError) -> ListenError:
+    if exc.errno == errno.EADDRINUSE:
+        return ListenError(f"port {port} on {host} is already in use (another optmod?); choose another with --port")
+    return ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def listening_line(host: str, port: int, demo: bool) -> str:
@@ -96,15 +105,77 @@ def listening_line(host: str, port: int, demo: bool) -> str:
     return f"optmod listening on {root}/v1 (dashboard: {root}/ui)" + (" [demo: simulated providers]" if demo else "")
 
 
-def announcing_server(config: uvicorn.Config, line: str) -> uvicorn.Server:
-    """A QuietServer that prints `line` once it accepts connections, not before (the app may still fail to start)."""
+class StartupGuard:
+    """The app, whose start-up failing in an ordinary way becomes a `StartupError` instead of a logged traceback.
+
+    uvicorn logs the traceback the app's lifespan sends with `lifespan.startup.failed`, then calls sys.exit(3).
+    For an ordinary failure the guard sends that message without the traceback, keeps the exception for
+    `announcing_server` to raise, and silences uvicorn's own "startup failed" line, which would only repeat it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.failure: Exception | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_failure(message: Message) -> None:
+            # Starlette sends the failure just before it raises: whether to show the traceback waits for the raise.
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold_failure)
+        except ordinary_startup_errors() as exc:
+            self.failure = exc
+            await send({**held[0], "message": ""} if held else {"type": "lifespan.startup.failed", "message": ""})
+            raise
+        except BaseException:
+            for message in held:
+                await send(message)
+            raise
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.failure is None or record.levelno < logging.ERROR
+
+
+def ordinary_startup_errors() -> tuple[type[Exception], ...]:
+    """What a start-up raises for a mistake in the setup rather than a bug: a file it cannot open, a bad setting."""
+    from optmod.pin_stores.base import PinStoreError
+
+    return (OSError, ConfigError, PinStoreError)
+
+
+def startup_error(exc: Exception) -> StartupError:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return StartupError(f"the proxy cannot start: {exc.strerror}: {exc.filename}")
+    return StartupError(f"the proxy cannot start: {exc}")
+
+
+def announcing_server(config: uvicorn.Config, guard: StartupGuard, line: str) -> uvicorn.Server:
+    """A QuietServer that prints `line` once it accepts connections, not before, and raises a `StartupError`
+    when the app (wrapped in `guard`) fails to start in an ordinary way."""
     from optmod.main import QuietServer
 
     class AnnouncingServer(QuietServer):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                print(line, flush=True)
+            uvicorn_log = logging.getLogger("uvicorn.error")
+            uvicorn_log.addFilter(guard)
+            try:
+                await super().startup(sockets)
+            except SystemExit:
+                if guard.failure is None:
+                    raise
+                raise startup_error(guard.failure) from guard.failure
+            finally:
+                uvicorn_log.removeFilter(guard)
+            print(line, flush=True)
 
     return AnnouncingServer(config)
 
@@ -119,14 +190,15 @@ def _serve(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     config = load_config(config_path)
     host = args.host or config.server.host
-    port = args.port or config.server.port
+    port = args.port if args.port is not None else config.server.port
     check_bind(host, config, os.environ)
-    demo = choose_demo(args.demo, config, os.environ)
+    # Bound before the demo is chosen: a busy port is the only thing said, not after a line about keys.
     listener = bind_listener(host, port)
     try:
-        app = create_app(AppSettings(config_path=config_path, demo=demo))
+        demo = choose_demo(args.demo, config, os.environ)
+        guard = StartupGuard(create_app(AppSettings(config_path=config_path, demo=demo)))
         server_config = uvicorn.Config(
-            app,
+            guard,
             log_level=args.log_level,
             access_log=False,
             loop="uvloop",
@@ -135,23 +207,21 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_headers=False,
             timeout_graceful_shutdown=10,
         )
-        announcing_server(server_config, listening_line(host, listener.getsockname()[1], demo)).run([listener])
+        line = listening_line(host, listener.getsockname()[1], demo)
+        announcing_server(server_config, guard, line).run([listener])
     finally:
         listener.close()
     return 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from optmod.simulator.command import main as simulator_main
+    from optmod.simulator.command import simulate
 
-    forwarded = ["--host", args.host, "--port", str(args.port), "--seed", str(args.seed)]
-    if args.latency_ms is not None:
-        forwarded += ["--latency-ms", str(args.latency_ms)]
-    if args.chunks is not None:
-        forwarded += ["--chunks", str(args.chunks)]
-    if args.sim_config:
-        forwarded += ["--config", args.sim_config]
-    return simulator_main(forwarded)
+    try:
+        simulate(args)
+    except OSError as exc:
+        raise listen_error(args.host, args.port, exc) from None
+    return 0
 
 
 SERVE_DESCRIPTION = """\
@@ -185,23 +255,40 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     simulate = commands.add_parser(
         "simulate", help="run the simulated OpenAI-compatible providers", description=SIMULATE_DESCRIPTION
     )
-    simulate.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
-    simulate.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port (default: %(default)s)")
-    simulate.add_argument(
+    add_simulator_options(simulate)
+    simulate.set_defaults(run=_simulate)
+
+
+def chunk_count(text: str) -> int:
+    count = int(text)
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return count
+
+
+def add_simulator_options(parser: argparse.ArgumentParser) -> None:
+    """The simulator's options, the same for `optmod simulate` and `python -m optmod.simulator`."""
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port (default: %(default)s)")
+    parser.add_argument(
         "--latency-ms",
         type=float,
         help="fixed delay before every answer and first chunk (default: each simulated model's own pacing)",
     )
-    simulate.add_argument(
-        "--chunks", type=int, help="every answer is this many one-token stream chunks (default: each model's own)"
+    parser.add_argument(
+        "--chunks",
+        type=chunk_count,
+        help="every answer is this many one-token stream chunks (default: each model's own)",
     )
-    simulate.add_argument(
-        "--seed", type=int, default=0, help="same seed, same requests: same answers (default: %(default)s)"
+    parser.add_argument(
+        "--seed", type=int, default=SIMULATOR_SEED, help="same seed, same requests: same answers (default: %(default)s)"
     )
-    simulate.add_argument(
-        "--config", dest="sim_config", help="simulate this config's pool (default: one model answering any name)"
+    parser.add_argument(
+        "--latency-scale", type=float, default=1.0, help="multiplies every delay (default: %(default)s)"
     )
-    simulate.set_defaults(run=_simulate)
+    parser.add_argument(
+        "--config", type=Path, help="simulate this config's pool (default: one model answering any name)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (ConfigError, BindRefusedError, ListenError, CommandError) as exc:
+    except (ConfigError, BindRefusedError, ListenError, StartupError, CommandError) as exc:
         print(f"optmod: error: {exc}", file=sys.stderr)
         return 2
     return code

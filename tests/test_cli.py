@@ -1,22 +1,32 @@
 """The `optmod` command as a user meets it: ordinary mistakes end in one line and exit 2, `--help` says what
-each command does and what its options default to, and a busy port is reported before anything claims to listen.
+each command does and what its options default to, a busy port is reported before anything claims to listen, and
+a proxy that cannot start says why in one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from conftest import write_routing_dataset
+from starlette.applications import Starlette
 
 from optmod import cli, encoders
 from optmod.cli import build_parser, main
+from optmod.config import load_config
+from optmod.simulator import command as simulator_command
 from optmod.training import data as data_module
 from optmod.training.registry import TRAINERS, RouterTrainer
 
@@ -104,7 +114,7 @@ def test_an_unexpected_failure_keeps_its_traceback(tmp_path: Path, monkeypatch: 
         main(["train", "--data", str(tmp_path), "--router", "decision_tree"])
 
 
-# 1. the ml extra, checked before the expensive work
+# 2. the ml extra, checked before the expensive work
 
 
 @pytest.mark.parametrize(
@@ -197,7 +207,7 @@ def test_any_other_missing_module_is_a_bug_with_its_traceback(tmp_path: Path, mo
         train_toy_router_missing("not_an_optmod_dependency", tmp_path, monkeypatch)
 
 
-# 2. --help
+# 3. --help
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -240,7 +250,7 @@ def test_help_texts_answer_the_user_test_questions() -> None:
     assert distill["data"].help is not None and "mmlu-pro" in distill["data"].help
 
 
-# 3. a busy port
+# 4. a busy port, --port 0 and a proxy that cannot start
 
 
 def test_a_port_that_is_not_free_is_a_listen_error() -> None:
@@ -254,17 +264,128 @@ def test_a_port_that_is_not_free_is_a_listen_error() -> None:
         cli.bind_listener("192.0.2.1", 0)
 
 
-def test_serve_on_a_busy_port_says_so_in_one_line_and_never_claims_to_listen(tmp_path: Path) -> None:
+def serve_argv(*options: str) -> list[str]:
+    return [sys.executable, "-m", "optmod", "serve", "--config", "config.yaml", *options]
+
+
+@pytest.mark.parametrize("demo", [["--demo"], []], ids=["demo", "no-keys"])
+def test_serve_on_a_busy_port_says_so_in_one_line_and_never_claims_to_listen(demo: list[str], tmp_path: Path) -> None:
+    """Without --demo and without a key, the port is still the first and only thing said (not the keys)."""
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        argv = [sys.executable, "-m", "optmod.cli", "serve", "--config", "config.yaml", "--port", str(port), "--demo"]
-        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+        argv = serve_argv("--port", str(port), *demo)
+        done = subprocess.run(argv, cwd=tmp_path, env={}, capture_output=True, text=True, timeout=60, check=False)
     assert "listening" not in done.stdout
     assert done.stderr.splitlines() == [
         f"optmod: error: port {port} on 127.0.0.1 is already in use (another optmod?); choose another with --port"
     ]
     assert done.returncode == 2
     assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def test_serve_on_port_0_listens_on_a_free_port_and_says_which(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    argv = serve_argv("--port", "0", "--demo", "--log-level", "warning")
+    configured = load_config(tmp_path / "config.yaml").server.port
+    with subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()  # printed once the server accepts connections
+            assert line.startswith("optmod listening on http://127.0.0.1:"), line
+            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+            assert port not in (0, configured)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
+                assert json.load(response)["data"]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+
+
+def test_a_log_folder_that_cannot_be_made_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    config = (REPO / "config.yaml").read_text()
+    assert "\nlog_path:" in config
+    lines = [
+        ("log_path: /proc/nope/routing.log.jsonl" if ln.startswith("log_path:") else ln) for ln in config.split("\n")
+    ]
+    (tmp_path / "config.yaml").write_text("\n".join(lines))
+    argv = serve_argv("--port", "0", "--demo")
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "listening" not in done.stdout
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert errors == ["optmod: error: the proxy cannot start: No such file or directory: /proc/nope"]
+
+
+async def run_lifespan_startup(guard: cli.StartupGuard) -> list[dict[str, Any]]:
+    """What the guarded app tells the server during start-up (the exception it raises is the caller's to expect)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    try:
+        await guard({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    except BaseException as exc:
+        sent.append({"raised": type(exc)})
+    return sent
+
+
+def failing_app(exc: Exception) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        raise exc
+        yield  # a generator, as a lifespan is
+
+    return Starlette(lifespan=lifespan)
+
+
+async def test_a_start_up_bug_keeps_its_traceback_for_uvicorn_to_log() -> None:
+    guard = cli.StartupGuard(failing_app(ZeroDivisionError("a bug")))
+    failed, raised = await run_lifespan_startup(guard)
+    assert failed["type"] == "lifespan.startup.failed" and "Traceback" in failed["message"]
+    assert raised == {"raised": ZeroDivisionError} and guard.failure is None
+
+
+async def test_an_ordinary_start_up_failure_is_kept_for_one_line() -> None:
+    guard = cli.StartupGuard(failing_app(PermissionError(13, "Permission denied", "/var/log/optmod")))
+    failed, raised = await run_lifespan_startup(guard)
+    assert failed == {"type": "lifespan.startup.failed", "message": ""}
+    assert raised == {"raised": PermissionError}
+    assert guard.failure is not None
+    assert str(cli.startup_error(guard.failure)) == "the proxy cannot start: Permission denied: /var/log/optmod"
+
+
+# 5. optmod simulate
+
+
+def test_the_simulator_module_takes_the_same_options_as_optmod_simulate() -> None:
+    simulate = subcommands(build_parser())["simulate"]
+
+    def options(parser: argparse.ArgumentParser) -> dict[str, object]:
+        return {a.option_strings[-1]: a.default for a in parser._actions if not isinstance(a, argparse._HelpAction)}
+
+    assert options(simulator_command.build_parser()) == options(simulate)
+    assert "--latency-scale" in options(simulate)
+
+
+def test_simulate_on_a_busy_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["simulate", "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in error_line(capsys)
+
+
+def test_a_negative_chunk_count_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["simulate", "--chunks", "-1"])
+    assert stopped.value.code == 2
+    assert "--chunks: must not be negative" in capsys.readouterr().err

