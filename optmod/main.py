@@ -166,6 +166,8 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
     # machine costs more in contention with the event loop than it saves (perf_router went from 120 to 470
     # req/s at c=16 with this, `python -m bench.run --targets optmod_perf_router ...`).
     threadpool_limits(limits=1, user_api="blas")
+    # The log first: a log that cannot be opened stops the start before anything else is running.
+    log = RequestLog(resolve_path(settings.config_path, config.log_path))
     simulator = None
     if settings.demo:
         from optmod.simulator import SimulatedProvider
@@ -175,7 +177,6 @@ async def start_state(settings: AppSettings, config: Config) -> tuple[AppState, 
         config = config.with_base_url(base_url)
         logger.info("demo: simulated providers at %s (faults: POST /_sim/faults there)", base_url.removesuffix("/v1"))
     forwarder = Forwarder(config.limits, settings.environ)
-    log = RequestLog(resolve_path(settings.config_path, config.log_path))
     store = build_pin_store(config.session_store, settings.config_path.resolve().parent)
     token_env = config.server.admin_token_env
     state = AppState(
