@@ -205,6 +205,16 @@ async def test_dashboard_is_usable_at_phone_width(proxy: RunningProxy, browser: 
     await check_cards(page, stats)
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page must not scroll sideways on a phone"
+    # Each escalation takes two lines: the model names get the width (flash and pro differ only at the end), the
+    # failure badge goes under them instead of squeezing between them.
+    below = await page.eval_on_selector_all(
+        "#flows li[data-from]",
+        """items => items.map(li => {
+            const top = li.querySelector('.why').getBoundingClientRect().top;
+            return ['.from', '.to'].every(sel => top >= li.querySelector(sel).getBoundingClientRect().bottom - 1);
+        })""",
+    )
+    assert below and all(below)
     await page.screenshot(path=str(artifacts_dir(tmp_path) / "dashboard-phone.png"), full_page=True)
     await page.close()
 
