@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from optmod.answer import JsonAnswer, StreamAnswer
 from optmod.config import ModelConfig
@@ -53,6 +54,8 @@ logger = logging.getLogger("optmod")
 # A provider asking for a longer wait than this is not waited for; the model just cools down.
 MAX_COOLDOWN_S = 300.0
 CACHE_COOLING_STATUSES = (429, 503)
+# Logged for a JSON request whose client left before the answer (nginx's code; nothing is sent).
+CLIENT_CLOSED_STATUS = 499
 
 
 def eligible_models(runtime: Runtime, features: Features) -> tuple[ModelConfig, ...]:
@@ -306,12 +309,52 @@ async def handle_chat(request: Request, request_id: str | None = None) -> Respon
         call = ChatCall(state, runtime, body, features, session_id, started, arrived, request_id)
         call.eligible = eligible_models(runtime, features)
         model = await call.choose_first()
-        return await _forward(call, model)
+        if call.stream:  # a stream's relay notices a client that leaves (client_disconnected)
+            return await _forward(call, model)
+        return await _forward_while_connected(call, model, request.receive)
     except Exception as exc:
         # Every request leaves a line, an unexpected failure too (the app answers it with a 500 and logs it).
         error = exc if isinstance(exc, OptmodError) else InternalError(f"{type(exc).__name__}: {exc}")
         state.log.append(_rejected(error, request_id, arrived, started))
         raise
+
+
+async def _forward_while_connected(call: ChatCall, model: ModelConfig | None, receive: Receive) -> Response:
+    """`_forward`, stopped when the client leaves first: a JSON answer is sent whole at the end, so without this
+    a client's timeout (and its SDK's retries) would leave every try running, and billed, to its end.
+
+    One watcher task per request, which cancels this one on a disconnect (cheaper than running the tries in a
+    task of their own and waiting on both)."""
+    this = asyncio.current_task()
+    assert this is not None
+    watcher = asyncio.get_running_loop().create_task(_cancel_when_gone(receive, this))
+    try:
+        response = await _forward(call, model)
+    except asyncio.CancelledError:
+        if not watcher.done() or watcher.cancelled():
+            raise  # cancelled from outside (a shutdown), not by the watcher
+        this.uncancel()
+        last = call.runtime.registry.get(call.attempts[-1].model) if call.attempts else None
+        left = Failure("client_disconnected", None, "the client went away before the answer")
+        call.state.log.append(call.record(CLIENT_CLOSED_STATUS, last, None, False, error=left))
+        return Response(status_code=CLIENT_CLOSED_STATUS)  # nobody reads it: the connection is gone
+    finally:
+        watcher.cancel()
+    if watcher.done() and not watcher.cancelled():
+        # The client left just as the answer was ready: take back the cancel the watcher sent, so the answer's
+        # own path (its log line) runs; sending it then finds the connection closed.
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            this.uncancel()
+    return response
+
+
+async def _cancel_when_gone(receive: Receive, task: asyncio.Task[Any]) -> None:
+    """Cancels `task` when the client disconnects (its body is already read, so nothing else arrives)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    task.cancel()
 
 
 def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float) -> LogRecord:

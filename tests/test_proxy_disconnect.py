@@ -15,11 +15,15 @@ CONTENT_EVENT = (
 
 
 class HangingUpstream:
-    """Answers with an event stream, sends one content event, then holds the stream open until closed."""
+    """Answers with an event stream, sends one content event, then holds the stream open until closed; with
+    `silent`, reads the request and says nothing at all until closed (a provider still thinking)."""
 
-    def __init__(self) -> None:
+    def __init__(self, silent: bool = False) -> None:
         self.base_url: str | None = None
         self.closed = asyncio.Event()
+        self.received = asyncio.Event()
+        self.requests = 0
+        self._silent = silent
         self._server: asyncio.Server | None = None
 
     async def start(self) -> str:
@@ -33,9 +37,12 @@ class HangingUpstream:
             int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
         )
         await reader.readexactly(length)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-        writer.write(b"%x\r\n%s\r\n" % (len(CONTENT_EVENT), CONTENT_EVENT))
-        await writer.drain()
+        self.requests += 1
+        self.received.set()
+        if not self._silent:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"%x\r\n%s\r\n" % (len(CONTENT_EVENT), CONTENT_EVENT))
+            await writer.drain()
         await reader.read()  # b"" once optmod closes its side
         self.closed.set()
         writer.close()
@@ -69,6 +76,38 @@ async def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_logged(tmp
         [record] = proxy.records()
         assert record["stream"] is True and record["error_type"] == "client_disconnected"
         assert record["model"] == "fast-a"
+    finally:
+        server.should_exit = True
+        await task
+        await upstream.stop()
+
+
+async def test_a_client_leaving_before_a_json_answer_stops_the_tries_and_is_logged(tmp_path: Any) -> None:
+    upstream = HangingUpstream(silent=True)
+    proxy, server, task = await start_proxy(tmp_path, simulator=upstream)  # type: ignore[arg-type]
+    try:
+        host, port = proxy.root.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        body = orjson.dumps(chat_body(model="fast-a"))
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
+        await writer.drain()
+        async with asyncio.timeout(3):
+            await upstream.received.wait()
+        writer.close()  # the client gives up long before the 5 s first-byte limit
+        async with asyncio.timeout(3):
+            await upstream.closed.wait()  # optmod hung up on the provider: the try stopped
+        for _ in range(100):  # the record follows the hang-up within a step or two
+            if proxy.records():
+                break
+            await asyncio.sleep(0.01)
+        [record] = proxy.records()
+        assert record["status"] == 499 and record["ok"] is False
+        assert record["error_type"] == "client_disconnected" and record["stream"] is False
+        assert upstream.requests == 1, "nothing is tried again for a client that left"
     finally:
         server.should_exit = True
         await task
