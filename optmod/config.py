@@ -134,9 +134,9 @@ class ServerSettings(_Frozen):
     admin_token_env: str = "OPTMOD_ADMIN_TOKEN"
 
 
-# Read once, when the process starts: the listening socket, the log file, the pin store and the connection
-# pools' timeouts. A config reload reports a change to them rather than applying it.
-STARTUP_SETTINGS = ("server", "log_path", "session_store", "limits.connect_timeout_s", "limits.read_timeout_s")
+# Read once, when the process starts: the listening socket, the log file and the pin store. A config reload
+# reports a change to them rather than applying it.
+STARTUP_SETTINGS = ("server", "log_path", "session_store")
 
 
 class Config(_Frozen):
@@ -180,14 +180,7 @@ class Config(_Frozen):
 
     def startup_changes(self, new: Config) -> list[str]:
         """The settings read only when the process starts (`STARTUP_SETTINGS`) whose value `new` changes."""
-
-        def value(config: Config, dotted: str) -> Any:
-            found: Any = config
-            for part in dotted.split("."):
-                found = getattr(found, part)
-            return found
-
-        return [name for name in STARTUP_SETTINGS if value(self, name) != value(new, name)]
+        return [name for name in STARTUP_SETTINGS if getattr(self, name) != getattr(new, name)]
 
     def with_base_url(self, base_url: str) -> Config:
         """The same pool pointed at one upstream: how demo mode aims every model at the simulator."""

@@ -162,6 +162,7 @@ async def restart(request: Request) -> dict[str, Any]:
     except (KeyError, ValueError) as exc:
         raise InvalidRequestError(f"config not reloaded, the running one stays: {exc}") from None
     state.runtime = runtime
+    state.forwarder.use_limits(config.limits)
     state.pins.windows = PinWindows.from_config(config)
     if config.compressor.enabled != previous.compressor.enabled:
         state.compressor_enabled = config.compressor.enabled

@@ -127,6 +127,16 @@ class Forwarder:
         self._pools: dict[str, ConnectionPool] = {}
         self._header_blocks: dict[tuple[str, str | None], bytes] = {}
 
+    @property
+    def limits(self) -> LimitsSettings:
+        return self._limits
+
+    def use_limits(self, limits: LimitsSettings) -> None:
+        """A reloaded config's timeouts: for the connections and streams that start from now on."""
+        self._limits = limits
+        for pool in self._pools.values():
+            pool.connect_timeout_s = limits.connect_timeout_s
+
     def _pool(self, base_url: str) -> ConnectionPool:
         pool = self._pools.get(base_url)
         if pool is None:

@@ -260,7 +260,8 @@ class ConnectionPool:
         authority = host if default_port else f"{host}:{self._port}"
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._request_head = f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n".encode("latin-1")
-        self._connect_timeout_s = connect_timeout_s
+        # Read at every new connection, so a config reload may change it for the connections that follow.
+        self.connect_timeout_s = connect_timeout_s
         self._tls = (tls or ssl.create_default_context()) if self._https else None
         self._idle: list[_Connection] = []
 
@@ -293,7 +294,7 @@ class ConnectionPool:
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._connect_timeout_s):
+            async with asyncio.timeout(self.connect_timeout_s):
                 _, connection = await loop.create_connection(
                     _Connection,
                     self._host,

@@ -116,13 +116,18 @@ async def test_restart_applies_pin_windows_and_compressor_and_names_what_needs_a
     data["compressor"] = {"enabled": False}
     data["log_path"] = "elsewhere.jsonl"
     data["session_store"] = {"kind": "sqlite"}
+    data["limits"] |= {"connect_timeout_s": 1.5, "read_timeout_s": 2.5}
     proxy.config_path.write_text(yaml.safe_dump(data))
     async with httpx.AsyncClient() as http:
+        await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())  # opens a provider pool
         reloaded = (await http.post(f"{proxy.root}/optmod/restart")).json()
         status = (await http.get(f"{proxy.root}/optmod/status")).json()
         unchanged = (await http.post(f"{proxy.root}/optmod/restart")).json()
     assert reloaded["needs_process_restart"] == ["log_path", "session_store"]
     assert "log_path, session_store take effect at the next start" in caplog.text
+    forwarder = proxy.state.forwarder
+    assert (forwarder.limits.connect_timeout_s, forwarder.limits.read_timeout_s) == (1.5, 2.5)
+    assert [pool.connect_timeout_s for pool in forwarder._pools.values()] == [1.5]  # the pool opened before
     assert (status["session_pins"]["hard_window_s"], status["session_pins"]["soft_window_s"]) == (7.0, 70.0)
     assert status["compressor"]["enabled"] is False
     assert status["log_path"] == str(proxy.state.log.path) and not status["log_path"].endswith("elsewhere.jsonl")
