@@ -420,3 +420,24 @@ def test_a_table_whose_rows_differ_only_in_numbers_is_not_taken_for_a_log() -> N
     chosen = select_filter(csv)
     assert len(rows) > 500
     assert chosen is None or chosen.name == "truncate"
+
+
+PYTEST_HEAD = "============================= test session starts ==============================\ncollected 3 items\n\n"
+RUFF_FINDING = "E501 line too long\n  --> a.py:1:1\n"
+# Inputs on which a pattern that can backtrack across lines or runs takes time growing with the square of the
+# size: at 200k characters each took minutes, in the event loop, with every other client waiting. Linear
+# patterns finish them in milliseconds; this test has no timing assertion, a regression shows as a hang.
+PATHOLOGICAL = {
+    "a tool output of blank lines": "x\n" + "\n" * 200_000 + "x",
+    "blank lines with a space each": "x\n" + " \n" * 100_000 + "x",
+    "a caret line in ruff output": RUFF_FINDING * 3 + "^" * 200_000 + "x\n" + RUFF_FINDING * 3,
+    "a run of colons in pytest output": PYTEST_HEAD + "tests/a.py::t PASSED\n" * 40 + "a::b" + ":" * 200_000 + "\n",
+    "a git stat line of spaces": "diff --git a/x b/x\n" + " a" + " " * 200_000 + "x\n",
+}
+
+
+@pytest.mark.parametrize("kind", list(PATHOLOGICAL))
+def test_pathological_outputs_are_handled_in_linear_time(kind: str) -> None:
+    text = PATHOLOGICAL[kind]
+    result = compress_output(text, MIN)
+    assert len(result.text) <= len(text)

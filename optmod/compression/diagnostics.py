@@ -14,8 +14,8 @@ from collections import Counter
 from optmod.compression.pruning import NoiseRule, join_with_note, prune_lines, squeeze_blank_lines
 
 _FRAME_RULES: tuple[NoiseRule, ...] = (
-    ("code-frame lines", re.compile(r"^\s*\d*\s*\|")),  # ruff, rustc and gcc frames: ` 12 |   code`, `   |   ^~~`
-    ("code-frame lines", re.compile(r"^\s*[\^~]+[\s\^~]*$")),
+    ("code-frame lines", re.compile(r"^\s*(?:\d+\s*)?\|")),  # ruff, rustc and gcc frames: ` 12 |   code`, `   |   ^~~`
+    ("code-frame lines", re.compile(r"^\s*[\^~][\s\^~]*$")),
     ("code-frame lines", re.compile(r"^\d+\s+\S")),  # tsc --pretty prints `23 module.exports = ...`
     ("fix-preview lines", re.compile(r"^\s*\d+\s+[-+](\s|$)|^\s+-(\s|$)|^-{20,}$")),
 )
@@ -23,7 +23,7 @@ _FRAME_RULES: tuple[NoiseRule, ...] = (
 # --- ruff ---
 
 # The full format puts `CODE message` on one line and ` --> path:line:col` below; concise puts both on one.
-RUFF_FULL = re.compile(r"^[A-Z]{1,4}\d{3,4} .*\n\s*--> \S+:\d+:\d+$", re.MULTILINE)
+RUFF_FULL = re.compile(r"^[A-Z]{1,4}\d{3,4} .*\n[ \t]*--> \S+:\d+:\d+$", re.MULTILINE)
 RUFF_CONCISE = re.compile(r"^\S+:\d+:\d+: [A-Z]{1,4}\d{3,4} ", re.MULTILINE)
 
 
@@ -59,7 +59,7 @@ def compress_diagnostics(text: str) -> str:
 # --- configure / make / compiler logs ---
 
 BUILD_SHAPE = re.compile(
-    r"^(checking (for|whether|how|if) .*\.\.\.|make(\[\d+\])?: |\s+(CC|CCLD|CXX|CXXLD|GEN)\s+\S+$|"
+    r"^(checking (for|whether|how|if) .*\.\.\.|make(\[\d+\])?: |[ \t]+(CC|CCLD|CXX|CXXLD|GEN)[ \t]+\S+$|"
     r"libtool: (compile|link): |\S+\.(c|cc|cpp|cxx|h|hpp):\d+:\d+: (warning|error): )",
     re.MULTILINE,
 )

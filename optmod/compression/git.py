@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 DIFF_START = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S.*\n@@ -\d", re.MULTILINE)
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
-_STAT = re.compile(r"^( \S.*?\s+\|\s+\d+) [+-]+$")
+_STAT = re.compile(r"^( \S[^|]*\s\|\s+\d+) [+-]+$")
 _FILE_HEADER_NOISE = ("index ", "--- ", "+++ ")
 CONTEXT = 1
 RUN_CAP = 60

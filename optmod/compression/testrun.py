@@ -23,8 +23,8 @@ PYTEST_START = re.compile(
 )
 _PYTEST_SECTION = re.compile(r"^(=+|_+|-+) (?P<title>.*?) (=+|_+|-+)$")
 _PYTEST_PASSED: tuple[NoiseRule, ...] = (
-    ("passed or skipped test lines", re.compile(r"::\S.*? (PASSED|SKIPPED|XFAIL|XPASS|SUBPASS)\b.*$")),
-    ("passed or skipped test lines", re.compile(r"^\S+::\S.*? $")),  # the line -v prints before subtests
+    ("passed or skipped test lines", re.compile(r"^(?>.*?::\S).*? (PASSED|SKIPPED|XFAIL|XPASS|SUBPASS)\b")),
+    ("passed or skipped test lines", re.compile(r"^(?=\S+::\S).* $")),  # the line -v prints before subtests
 )
 _PYTEST_NOISE: tuple[NoiseRule, ...] = (
     ("progress lines", re.compile(r"^\S+\.py [.sx]+\s*(\[\s*\d+%\])?$")),
@@ -102,9 +102,9 @@ def compress_unittest(text: str) -> str:
 # --- cargo ---
 
 CARGO_SHAPE = re.compile(
-    r"^\s+(Compiling|Finished|Running|Checking) \S+|^test result: |^error(\[E\d+\])?: ", re.MULTILINE
+    r"^[ \t]+(Compiling|Finished|Running|Checking) \S+|^test result: |^error(\[E\d+\])?: ", re.MULTILINE
 )
-_CARGO_RUST = re.compile(r"^\s+--> \S+:\d+:\d+$|^\s+Finished `?\w+`? profile", re.MULTILINE)
+_CARGO_RUST = re.compile(r"^[ \t]+--> \S+:\d+:\d+$|^[ \t]+Finished `?\w+`? profile", re.MULTILINE)
 _CARGO_PASSED: tuple[NoiseRule, ...] = (
     ("passed or ignored test lines", re.compile(r"^test \S+ \.\.\. (ok|ignored)$")),
 )
