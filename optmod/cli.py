@@ -184,7 +184,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from dotenv import load_dotenv
 
-    from optmod.main import AppSettings, create_app
+    from optmod.main import LOOPBACK_NAMES, AppSettings, create_app
 
     load_dotenv(Path.cwd() / ".env")
     config_path = Path(args.config)
@@ -196,7 +196,9 @@ def _serve(args: argparse.Namespace) -> int:
     listener = bind_listener(host, port)
     try:
         demo = choose_demo(args.demo, config, os.environ)
-        guard = StartupGuard(create_app(AppSettings(config_path=config_path, demo=demo)))
+        # Bound beyond loopback the proxy has other names (its address, a DNS name), and the admin token guards it.
+        hosts = LOOPBACK_NAMES if is_loopback(host) else None
+        guard = StartupGuard(create_app(AppSettings(config_path=config_path, demo=demo, allowed_hosts=hosts)))
         server_config = uvicorn.Config(
             guard,
             log_level=args.log_level,

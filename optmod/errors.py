@@ -4,6 +4,7 @@
      +-- InvalidRequestError            400   invalid_request_error
      |    +-- RequestTooLargeError       413   invalid_request_error
      +-- AuthenticationError            401   authentication_error
+     +-- ForbiddenError                 403   permission_error
      +-- NotFoundError                  404   not_found_error
      +-- MethodNotAllowedError          405   invalid_request_error
      +-- AllRateLimitedError            429   rate_limit_error      (every try was rate-limited)
@@ -49,6 +50,13 @@ class RequestTooLargeError(InvalidRequestError):
 class AuthenticationError(OptmodError):
     status = 401
     type = "authentication_error"
+
+
+class ForbiddenError(OptmodError):
+    """A request that looks like another web site's (cross-origin, or a Host that is not the proxy's)."""
+
+    status = 403
+    type = "permission_error"
 
 
 class NotFoundError(OptmodError):

@@ -34,6 +34,7 @@ from optmod.config import DEFAULT_CONFIG_PATH, Config, load_config, resolve_path
 from optmod.control import router as control_router
 from optmod.dashboard import router as dashboard_router
 from optmod.errors import (
+    ForbiddenError,
     InternalError,
     InvalidRequestError,
     MethodNotAllowedError,
@@ -54,6 +55,8 @@ from optmod.stats import RebuildResult, StatsAggregate
 logger = logging.getLogger("optmod")
 
 CHAT_PATH = "/v1/chat/completions"
+# The names a browser may use for a proxy on loopback; any other Host is a DNS-rebinding page (or a typo).
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 # A log larger than this (about 70k records, a second to fold) is folded while the proxy already serves.
 BACKGROUND_REBUILD_BYTES = 64 * 2**20
 
@@ -67,6 +70,36 @@ class AppSettings:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     # Demo mode's simulated providers: 1.0 is realistic pacing, 0 answers at once (tests).
     demo_latency_scale: float = 1.0
+    # Host names requests may carry (None: any, for a proxy bound beyond loopback, behind its admin token).
+    allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES
+
+
+def host_name(authority: str) -> str:
+    """The host of `host:port`, lower-cased (an IPv6 literal keeps its brackets)."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority.split("]", 1)[0] + "]"
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def foreign_request(headers: list[tuple[bytes, bytes]], allowed_hosts: frozenset[str] | None) -> str | None:
+    """Why a request looks like a web page's on another site, or None.
+
+    A browser sends `Origin` with every cross-origin POST, so a page elsewhere cannot flip the switches or spend
+    the keys of a proxy on 127.0.0.1 (SDKs and curl send no Origin and are never refused for it); and a page that
+    rebinds its own DNS name to 127.0.0.1 still sends that name as Host.
+    """
+    host = origin = None
+    for name, value in headers:
+        if name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+    if host is not None and allowed_hosts is not None and host_name(host) not in allowed_hosts:
+        return f"Host {host!r} is not one of this proxy's names"
+    if origin is not None and origin.split("://", 1)[-1].lower() != (host or "").strip().lower():
+        return f"cross-origin request from {origin!r}"
+    return None
 
 
 def _error_response(error: OptmodError, request_id: str | None = None) -> Response:
@@ -112,7 +145,13 @@ class OptmodApp(FastAPI):
     logged 500 in OpenAI JSON that is then re-raised to the server (as Starlette's ServerErrorMiddleware does).
     """
 
+    allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (why := foreign_request(scope["headers"], self.allowed_hosts)) is not None:
+            response = _error_response(ForbiddenError(f"refused: {why}"))
+            await response(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] != CHAT_PATH or scope["method"] != "POST":
             await super().__call__(scope, receive, send)
             return
@@ -253,6 +292,7 @@ def create_app(settings: AppSettings | None = None) -> OptmodApp:
                 await simulator.stop()
 
     app = OptmodApp(title="optmod", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.allowed_hosts = settings.allowed_hosts
     # Still routed here too, for OPTIONS/HEAD answers and the route listing; POSTs never reach it.
     app.add_route(CHAT_PATH, handle_chat, methods=["POST"])
     app.include_router(control_router)

@@ -217,3 +217,28 @@ async def test_demo_mode_names_its_simulator_so_faults_can_be_injected(tmp_path:
     finally:
         server.should_exit = True
         await task
+
+
+async def test_a_web_page_elsewhere_cannot_flip_switches_or_spend_the_keys(proxy: RunningProxy) -> None:
+    evil = {"Origin": "http://evil.example"}
+    async with httpx.AsyncClient() as http:
+        swap = await http.post(f"{proxy.root}/optmod/router/passthrough", headers=evil)
+        chat = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body(), headers=evil)
+        rebound = await http.get(f"{proxy.root}/optmod/status", headers={"Host": "attacker.example:8765"})
+        own_page = await http.post(f"{proxy.root}/optmod/compressor/off", headers={"Origin": proxy.root})
+        sdk = await http.post(f"{proxy.base_url}/chat/completions", json=chat_body())  # no Origin: a program
+    assert [r.status_code for r in (swap, chat, rebound)] == [403, 403, 403]
+    assert swap.json()["error"]["type"] == "permission_error" and "evil.example" in swap.json()["error"]["message"]
+    assert proxy.state.runtime.router.requested == "rule_based"
+    assert len(proxy.simulator.received) == 1  # only the SDK's call reached a provider
+    assert own_page.status_code == 200 and sdk.status_code == 200
+
+
+def test_a_proxy_bound_beyond_loopback_answers_to_any_host_name() -> None:
+    from optmod.main import LOOPBACK_NAMES, foreign_request
+
+    headers = [(b"host", b"10.0.0.7:8765")]
+    assert foreign_request(headers, LOOPBACK_NAMES) is not None
+    assert foreign_request(headers, None) is None
+    assert foreign_request([(b"host", b"[::1]:8765")], LOOPBACK_NAMES) is None
+    assert foreign_request([*headers, (b"origin", b"http://elsewhere")], None) is not None
