@@ -95,7 +95,8 @@ def _error_object(body: bytes) -> Mapping[str, Any] | None:
 def _failure_message(model: ModelConfig, status: int, error: Mapping[str, Any] | None) -> str:
     detail = error.get("message") if error else None
     if isinstance(detail, str) and detail:
-        return f"{model.name}: HTTP {status}: {detail[:300]}"
+        # Whole: cutting it here could cut a key the provider echoed, where redaction would no longer find it.
+        return f"{model.name}: HTTP {status}: {detail}"
     return f"{model.name}: HTTP {status}"
 
 

@@ -56,6 +56,8 @@ MAX_COOLDOWN_S = 300.0
 CACHE_COOLING_STATUSES = (429, 503)
 # Logged for a JSON request whose client left before the answer (nginx's code; nothing is sent).
 CLIENT_CLOSED_STATUS = 499
+# A provider's error message is kept to this many characters in the log (after its keys are redacted).
+MAX_ERROR_CHARS = 300
 
 
 def eligible_models(runtime: Runtime, features: Features) -> tuple[ModelConfig, ...]:
@@ -246,7 +248,7 @@ class ChatCall:
             compressor_tokens_after=self.compressor.get("tokens_after"),
             pin_state=self.pin_state,
             error_type=error_type,
-            error_message=_redact(error_message, self.runtime.secrets),
+            error_message=_redact(error_message, self.runtime.secrets, cut=MAX_ERROR_CHARS),
         )
 
     def usage_of(self, reported: Usage | None, content_chars: int) -> tuple[Usage, bool]:
@@ -274,12 +276,14 @@ def _alternative(score: ModelScore) -> Alternative:
     return Alternative(score.model, round(score.quality, 4), score.cost, round(score.score, 6), score.eligible)
 
 
-def _redact(text: str | None, secrets: frozenset[str]) -> str | None:
+def _redact(text: str | None, secrets: frozenset[str], cut: int | None = None) -> str | None:
+    """`text` with every key in use replaced, then cut to `cut` characters (in that order: a cut key would no
+    longer be found)."""
     if text is None:
         return None
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
-    return text
+    return text if cut is None else text[:cut]
 
 
 def _redact_bytes(body: bytes, secrets: frozenset[str]) -> bytes:
@@ -315,7 +319,7 @@ async def handle_chat(request: Request, request_id: str | None = None) -> Respon
     except Exception as exc:
         # Every request leaves a line, an unexpected failure too (the app answers it with a 500 and logs it).
         error = exc if isinstance(exc, OptmodError) else InternalError(f"{type(exc).__name__}: {exc}")
-        state.log.append(_rejected(error, request_id, arrived, started))
+        state.log.append(_rejected(error, request_id, arrived, started, runtime.secrets))
         raise
 
 
@@ -357,7 +361,7 @@ async def _cancel_when_gone(receive: Receive, task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float) -> LogRecord:
+def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float, secrets: frozenset[str]) -> LogRecord:
     return LogRecord(
         ts=arrived,
         request_id=request_id,
@@ -365,7 +369,7 @@ def _rejected(exc: OptmodError, request_id: str, arrived: float, started: float)
         ok=False,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
         error_type=exc.type,
-        error_message=exc.message,
+        error_message=_redact(exc.message, secrets, cut=MAX_ERROR_CHARS),
     )
 
 
@@ -467,7 +471,7 @@ def _stream_answer(call: ChatCall, model: ModelConfig, stream: OpenStream) -> Re
             stream.close()
             _finish_stream(call, model, stream, ttft_ms, failure)
         if failure is not None:
-            yield _sse_error(failure.message)
+            yield _sse_error(_redact(failure.message, call.runtime.secrets, cut=MAX_ERROR_CHARS) or "")
 
     return StreamAnswer(relay(), headers)
 

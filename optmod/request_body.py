@@ -97,3 +97,5 @@ def _check_message(message: Any, index: int) -> None:
                 raise InvalidRequestError(
                     f"{param}.content parts must be objects with a 'type'", param=f"{param}.content"
                 )
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise InvalidRequestError(f"{param}.content text parts need a string 'text'", param=f"{param}.content")

@@ -41,6 +41,8 @@ logger = logging.getLogger("optmod.session_pin")
 # After a pin store failure, requests skip the store this long before it is tried again.
 STORE_RETRY_S = 5.0
 SESSION_HEADER = "x-session-id"
+# Longer session ids (or ones with unprintable characters) are logged and stored as their hash.
+MAX_SESSION_HEADER = 128
 PIN_STATES = (
     "fresh",
     "hard",
@@ -58,7 +60,8 @@ def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str |
 
     `headers` is looked up by lower-case name: Starlette's `Headers` (the request's) ignore case; a plain dict
     must use lower-case names. In order, the first that is present and non-empty wins:
-    1. the `x-session-id` header, as the client sent it;
+    1. the `x-session-id` header, as the client sent it (`sid-` and its SHA1 when it is longer than
+       `MAX_SESSION_HEADER` or holds unprintable characters);
     2. the OpenAI `user` field of the body, as `user-` and its SHA1 (hex): it names a person more often than a
        conversation, and the id lands in the log and the pin store;
     3. the SHA1 (hex) of the first user message's text; of its whole content, canonical JSON, when it has
@@ -66,7 +69,10 @@ def session_id_for(body: Mapping[str, Any], headers: Mapping[str, str]) -> str |
     """
     header = headers.get(SESSION_HEADER)
     if header:
-        return header
+        # Kept as sent when it is a plausible id; anything longer goes to the log and the store as its hash.
+        if len(header) <= MAX_SESSION_HEADER and header.isprintable():
+            return header
+        return "sid-" + hashlib.sha1(header.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
     user = body.get("user")
     if isinstance(user, str) and user:
         return "user-" + hashlib.sha1(user.encode("utf-8"), usedforsecurity=False).hexdigest()

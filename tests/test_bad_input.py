@@ -27,6 +27,12 @@ BAD_BODIES = [
     ("model wrong type", b'{"model": 5, "messages": [{"role": "user", "content": "hi"}]}', 400, "model"),
     ("stream wrong type", b'{"stream": "yes", "messages": [{"role": "user", "content": "hi"}]}', 400, "stream"),
     ("tools wrong type", b'{"tools": {}, "messages": [{"role": "user", "content": "hi"}]}', 400, "tools"),
+    (
+        "text part not a string",
+        b'{"messages": [{"role": "user", "content": [{"type": "text", "text": 123}]}]}',
+        400,
+        "messages[0].content",
+    ),
     ("max_tokens negative", b'{"max_tokens": -5, "messages": [{"role": "user", "content": "hi"}]}', 400, "max_tokens"),
     (
         "max_completion_tokens not a number",

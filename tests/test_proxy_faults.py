@@ -10,6 +10,7 @@ import orjson
 import pytest
 from conftest import FAKE_KEY, RunningProxy, chat_body, make_config_data
 
+from optmod.config import parse_config
 from optmod.simulator import Fault
 
 
@@ -218,3 +219,14 @@ async def test_no_api_key_in_any_log_error_or_response(proxy: RunningProxy) -> N
     )
     everything = b"".join(bodies) + proxy.state.log.path.read_bytes()
     assert FAKE_KEY.encode() not in everything
+
+
+def test_a_key_a_provider_echoes_is_redacted_before_its_message_is_cut() -> None:
+    from optmod.forwarder import _failure_message
+    from optmod.proxy import MAX_ERROR_CHARS, _redact
+
+    model = parse_config(make_config_data()).models[0]
+    echoed = _failure_message(model, 400, {"message": "y" * (MAX_ERROR_CHARS - 20) + FAKE_KEY})
+    assert FAKE_KEY in echoed  # the forwarder keeps the message whole, so redaction can find the key
+    logged = _redact(echoed, frozenset({FAKE_KEY}), cut=MAX_ERROR_CHARS)
+    assert logged is not None and len(logged) == MAX_ERROR_CHARS and FAKE_KEY[:6] not in logged

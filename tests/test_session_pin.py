@@ -107,6 +107,13 @@ def test_image_only_first_messages_do_not_share_a_session() -> None:
     assert session_id_for(one, {}) != session_id_for(two, {})
 
 
+def test_an_oversized_session_header_is_kept_as_its_hash() -> None:
+    huge = "s" * 1_000_000
+    session = session_id_for(chat_body(("user", "hi")), {"x-session-id": huge})
+    assert session == "sid-" + hashlib.sha1(huge.encode()).hexdigest()
+    assert session_id_for(chat_body(("user", "hi")), {"x-session-id": "agent-7"}) == "agent-7"
+
+
 def test_user_field_beats_the_message_hash() -> None:
     session = session_id_for(chat_body(("user", "hi"), user="alice@example.com"), {})
     assert session is not None and "alice" not in session  # the address never lands in the log or the store

@@ -61,7 +61,8 @@ def parse_range(range_: str) -> int | str:
     """The window name, or the request count of a last-N range."""
     if range_ in WINDOW_MINUTES or range_ == "all":
         return range_
-    if range_.isascii() and range_.isdigit() and 1 <= int(range_) <= MAX_LAST_N:
+    # The length first: int() refuses (with a ValueError) a string of digits longer than 4,300.
+    if range_.isascii() and range_.isdigit() and len(range_) <= len(str(MAX_LAST_N)) and 1 <= int(range_) <= MAX_LAST_N:
         return int(range_)
     raise RangeError(f"range must be 1h, 6h, 24h, all, or a request count from 1 to {MAX_LAST_N}; got {range_!r}")
 
