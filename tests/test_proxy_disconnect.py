@@ -60,7 +60,7 @@ async def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_logged(tmp
         reader, writer = await asyncio.open_connection(host, int(port))
         body = orjson.dumps(chat_body(model="fast-a", stream=True))
         writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + b"Content-Length: %d\r\n\r\n" % len(body)
             + body
         )
@@ -68,7 +68,9 @@ async def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_logged(tmp
         async with asyncio.timeout(10):
             received = b""
             while b'"Hi"' not in received:
-                received += await reader.read(65536)
+                chunk = await reader.read(65536)
+                assert chunk, f"the proxy closed the connection: {received!r}"  # at EOF read() never waits
+                received += chunk
         writer.close()
         async with asyncio.timeout(10):
             await upstream.closed.wait()
@@ -90,7 +92,7 @@ async def test_a_client_leaving_before_a_json_answer_stops_the_tries_and_is_logg
         _, writer = await asyncio.open_connection(host, int(port))
         body = orjson.dumps(chat_body(model="fast-a"))
         writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + b"Content-Length: %d\r\n\r\n" % len(body)
             + body
         )
