@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from optmod.config import ModelConfig
-from optmod.registry import ModelRegistry
 from optmod.upstream_client import (
     UpstreamConnectError,
     UpstreamDisconnectedError,
@@ -160,7 +159,6 @@ class Cooldowns:
 class Escalation:
     """Chooses the next model after a failure, within the models able to serve the request."""
 
-    registry: ModelRegistry
     eligible: tuple[ModelConfig, ...]
     cooldowns: Cooldowns
     cost: Callable[[ModelConfig], float]  # a model's expected cost for this request

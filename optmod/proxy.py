@@ -178,9 +178,7 @@ class ChatCall:
                 if decision.model not in tried:
                     return self.runtime.registry[decision.model]
         request = RouteRequest(features=self.features, candidates=self.eligible)
-        escalation = Escalation(
-            self.runtime.registry, self.eligible, self.state.cooldowns, cost=lambda m: request_cost(m, request)
-        )
+        escalation = Escalation(self.eligible, self.state.cooldowns, cost=lambda m: request_cost(m, request))
         following = escalation.next_model(model, failure.failure, tried)
         if following is None and self._may_wait(model, failure, tried):
             await asyncio.sleep(failure.retry_after or 0.0)

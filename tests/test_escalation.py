@@ -82,7 +82,7 @@ def by_input_price(model: ModelConfig) -> float:
 
 def test_escalation_climbs_one_tier_at_a_time_then_comes_down_then_gives_up() -> None:
     pool = registry()
-    policy = Escalation(pool, pool.models, Cooldowns(), cost=by_input_price)
+    policy = Escalation(pool.models, Cooldowns(), cost=by_input_price)
     assert policy.next_model(pool["fast-a"], escalation.SERVER_ERROR, ["fast-a"]).name == "reason-a"
     assert policy.next_model(pool["reason-a"], escalation.TIMEOUT, ["fast-a", "reason-a"]).name == "oracle-a"
     tried = ["fast-a", "reason-a", "oracle-a"]
@@ -98,7 +98,7 @@ def test_escalation_climbs_one_tier_at_a_time_then_comes_down_then_gives_up() ->
 def test_within_a_tier_the_cheapest_for_the_request_goes_first() -> None:
     pool = registry()
     dearer_first = {"reason-a": 2.0, "reason-b": 1.0}
-    policy = Escalation(pool, pool.models, Cooldowns(), cost=lambda m: dearer_first.get(m.name, 0.0))
+    policy = Escalation(pool.models, Cooldowns(), cost=lambda m: dearer_first.get(m.name, 0.0))
     assert policy.next_model(pool["fast-a"], escalation.SERVER_ERROR, ["fast-a"]).name == "reason-b"
 
 
@@ -107,7 +107,7 @@ def test_escalation_skips_cooling_models() -> None:
     now = [100.0]
     cooldowns = Cooldowns(clock=lambda: now[0])
     cooldowns.cool("reason-a", 5)
-    policy = Escalation(pool, pool.models, cooldowns, cost=by_input_price)
+    policy = Escalation(pool.models, cooldowns, cost=by_input_price)
     assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-b"
     now[0] = 105.1
     assert policy.next_model(pool["fast-a"], escalation.RATE_LIMITED, ["fast-a"]).name == "reason-a"
@@ -116,7 +116,7 @@ def test_escalation_skips_cooling_models() -> None:
 
 def test_context_length_goes_only_to_a_larger_window() -> None:
     pool = registry()
-    policy = Escalation(pool, pool.models, Cooldowns(), cost=by_input_price)
+    policy = Escalation(pool.models, Cooldowns(), cost=by_input_price)
     # fast-a has 32k; the smallest larger window is fast-b's 64k, even though it is the same tier.
     assert policy.next_model(pool["fast-a"], escalation.CONTEXT_LENGTH, ["fast-a"]).name == "fast-b"
     assert policy.next_model(pool["reason-b"], escalation.CONTEXT_LENGTH, ["reason-b"]).name == "oracle-b"
