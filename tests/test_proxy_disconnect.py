@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import orjson
-from conftest import chat_body, start_proxy
+from conftest import RunningProxy, chat_body, start_proxy
 
 CONTENT_EVENT = (
     b'data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
@@ -52,19 +52,25 @@ class HangingUpstream:
             self._server.close()
 
 
+async def send_raw_chat(proxy: RunningProxy, body: dict[str, Any]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A chat request on a socket of the test's own, so the test can hang up whenever it likes."""
+    host, port = proxy.root.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    payload = orjson.dumps(body)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + b"Content-Length: %d\r\n\r\n" % len(payload)
+        + payload
+    )
+    await writer.drain()
+    return reader, writer
+
+
 async def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_logged(tmp_path: Any) -> None:
     upstream = HangingUpstream()
     proxy, server, task = await start_proxy(tmp_path, simulator=upstream)  # type: ignore[arg-type]
     try:
-        host, port = proxy.root.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        body = orjson.dumps(chat_body(model="fast-a", stream=True))
-        writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
-        await writer.drain()
+        reader, writer = await send_raw_chat(proxy, chat_body(model="fast-a", stream=True))
         async with asyncio.timeout(10):
             received = b""
             while b'"Hi"' not in received:
@@ -88,15 +94,7 @@ async def test_a_client_leaving_before_a_json_answer_stops_the_tries_and_is_logg
     upstream = HangingUpstream(silent=True)
     proxy, server, task = await start_proxy(tmp_path, simulator=upstream)  # type: ignore[arg-type]
     try:
-        host, port = proxy.root.removeprefix("http://").split(":")
-        _, writer = await asyncio.open_connection(host, int(port))
-        body = orjson.dumps(chat_body(model="fast-a"))
-        writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + b"Content-Length: %d\r\n\r\n" % len(body)
-            + body
-        )
-        await writer.drain()
+        _, writer = await send_raw_chat(proxy, chat_body(model="fast-a"))
         async with asyncio.timeout(3):
             await upstream.received.wait()
         writer.close()  # the client gives up long before the 5 s first-byte limit
